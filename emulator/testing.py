@@ -1,0 +1,136 @@
+"""Run a real emulator server for tests: `with running_server() as endpoint: ...`."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class EmulatorProcess:
+    """A server in a child process on a free port; `endpoint` is its base URL."""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="rekognition-emulator-test-"))
+        self.args = list(args)
+        self.env = {**os.environ, **(env or {})}
+        self.startup_timeout = startup_timeout
+        self.endpoint = ""
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        cmd = [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
+        self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=self.env
+        )
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert self.proc and self.proc.stdout
+            for line in self.proc.stdout:
+                lines.put(line)
+                self._log.write(line)
+                self._log.flush()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"emulator exited at start:\n{self.log()}") from None
+                continue
+            if "listening on " in line:
+                self.endpoint = line.split("listening on ", 1)[1].split()[0]
+                break
+        if not self.endpoint:
+            self.stop()
+            raise RuntimeError(f"emulator did not start in {self.startup_timeout}s:\n{self.log()}")
+        self.wait_healthy(deadline)
+        return self.endpoint
+
+    def wait_healthy(self, deadline: float) -> dict:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_emulator/health", timeout=5) as r:
+                    return json.loads(r.read())
+            except OSError:
+                if time.monotonic() > deadline or (self.proc and self.proc.poll() is not None):
+                    raise RuntimeError(f"emulator is not healthy:\n{self.log()}") from None
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()[-5000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a durability test needs."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def running_server(
+    data_dir: str | Path | None = None, args: Sequence[str] = (), env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A live emulator for the duration of the block; yields its endpoint URL.
+
+    State lives in a temporary folder (removed afterwards) unless `data_dir` is given;
+    models come from the usual model cache.
+    """
+    server = EmulatorProcess(data_dir=data_dir, args=args, env=env)
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()

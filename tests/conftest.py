@@ -1,0 +1,73 @@
+"""Shared fixtures: one live server per test session, boto3 clients pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from emulator.testing import EmulatorProcess
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def testdata_dir() -> Path | None:
+    """../shared/testdata beside the checkout (or $REKOGNITION_TESTDATA), if present."""
+    candidates = [os.environ.get("REKOGNITION_TESTDATA"), REPO.parent / "shared" / "testdata"]
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    path = testdata_dir()
+    if path is None:
+        pytest.skip("../shared/testdata is absent (set REKOGNITION_TESTDATA to run these tests)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[EmulatorProcess]:
+    proc = EmulatorProcess()
+    proc.start()
+    yield proc
+    proc.cleanup()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server: EmulatorProcess) -> str:
+    return server.endpoint
+
+
+def make_client(
+    service: str,
+    endpoint: str,
+    region: str = "us-east-1",
+    access_key: str = "AKIAEXAMPLE",
+    secret: str = "secret",
+    **config: object,
+):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def rekognition(endpoint: str):
+    return make_client("rekognition", endpoint)
+
+
+@pytest.fixture(scope="session")
+def s3(endpoint: str):
+    return make_client("s3", endpoint)
