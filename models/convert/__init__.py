@@ -1,0 +1,7 @@
+"""Pure-Python converters run by the model store after extracting a file from its wheel.
+
+Each converter is a module with `convert(src: Path, dst: Path) -> None`: read `src` (the file as
+shipped, already verified), write the converted model to `dst`. It must be deterministic (same
+input, same bytes out) because the store pins the output's sha256 in the manifest. It must not
+need torch or TensorFlow: only numpy, onnx and h5py, which are runtime dependencies.
+"""

