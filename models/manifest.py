@@ -186,8 +186,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         licence="Apache-2.0",
         purpose="general labels: 1000 ImageNet classes, 224x224, converted from a torch state dict",
         converter="models.convert.efficientnet_lite:convert",
-        # Not pinned yet: the labels engineer fills this in once the converter lands.
-        converted_sha256=None,
+        converted_sha256="7f3c884ee5961e459dcc24d3873e0ee0c87e60b1352072a5d99bef7fbfab5bb0",
     ),
     ModelSpec(
         name="ocr_det",
