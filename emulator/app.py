@@ -17,7 +17,7 @@ from starlette.routing import Route
 from emulator import __version__, auth, errors, protocol
 from emulator.config import Config
 from emulator.context import AppState, RequestContext
-from emulator.registry import handler_for, implemented, load_handlers
+from emulator.registry import IMPORT_ERRORS, handler_for, implemented, load_handlers
 from emulator.validation import validate_input
 
 log = logging.getLogger("rekognition_emulator")
@@ -173,6 +173,7 @@ def health_report(state: AppState) -> dict[str, Any]:
         "auth": config.auth,
         "s3": config.s3_endpoint_url or "embedded",
         "operations_implemented": implemented(),
+        "handler_import_errors": dict(IMPORT_ERRORS),
     }
     report["models"] = _models_report(config)
     return report

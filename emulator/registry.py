@@ -9,10 +9,16 @@ defaults are not filled in (each handler applies its own, as the docs state them
 
 from __future__ import annotations
 
+import importlib
+import logging
+import pkgutil
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from emulator.service_model import operation_names
+
+log = logging.getLogger("rekognition_emulator")
 
 Handler = Callable[..., dict[str, Any]]
 
@@ -43,19 +49,31 @@ def implemented() -> list[str]:
 
 
 _loaded = False
+_load_lock = threading.Lock()
+# module -> error text, for modules that failed to import (shown by /_emulator/health)
+IMPORT_ERRORS: dict[str, str] = {}
 
 
 def load_handlers() -> None:
-    """Import every module of the `handlers` package so their decorators run."""
+    """Import every module of the `handlers` package so their decorators run.
+
+    A module that fails to import is logged and reported, and its operations answer
+    NotImplementedException: one broken family must not take the whole service down.
+    """
     global _loaded
     if _loaded:
         return
-    import importlib
-    import pkgutil
+    with _load_lock:
+        if _loaded:
+            return
+        import handlers
 
-    import handlers
-
-    for info in pkgutil.iter_modules(handlers.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"handlers.{info.name}")
-    _loaded = True
+        for info in pkgutil.iter_modules(handlers.__path__):
+            if info.name.startswith("_"):
+                continue
+            try:
+                importlib.import_module(f"handlers.{info.name}")
+            except Exception as exc:
+                log.exception("handlers.%s failed to import", info.name)
+                IMPORT_ERRORS[info.name] = f"{type(exc).__name__}: {exc}"
+        _loaded = True
