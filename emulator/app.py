@@ -45,12 +45,15 @@ async def _rekognition(request: Request, state: AppState) -> Response:
         headers = _lower_headers(request)
         caller = auth.identify(state.config, request.method, str(request.url), headers, body)
         operation = protocol.operation_from_target(headers.get("x-amz-target"))
+        # The body is read and checked before dispatch, as AWS's front end does: a malformed
+        # or invalid request earns its SerializationException / ValidationException even for
+        # an operation the emulator does not implement yet.
+        params = validate_input(operation, protocol.parse_body(body))
         handler = handler_for(operation)
         if handler is None:
             raise errors.NotImplementedException(
                 f"The operation {operation} is not implemented by rekognition-emulator yet."
             )
-        params = validate_input(operation, protocol.parse_body(body))
         ctx = RequestContext(
             account=caller.account,
             region=caller.region,

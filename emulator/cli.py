@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -131,8 +132,19 @@ def _run(config: Config) -> int:
             timeout_keep_alive=30,
         )
     )
-    server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the
+    # handler that was there before it; SIGTERM's default would kill the process on the spot
+    # and skip serve()'s cleanup (the --ephemeral folder). Exit through Python instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
