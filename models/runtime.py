@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -123,9 +122,11 @@ class Shared(Generic[T]):
         self.pool_size = pool_size
         self._factory = factory
         self._store = store or default_store()
-        self._idle: queue.LifoQueue[T] = queue.LifoQueue()
+        self._idle: list[T] = []  # last returned first: it is the one with warm caches
         self._created = 0
-        self._lock = threading.Lock()
+        # A condition rather than a queue: a waiter must also wake when a build fails, so that
+        # it can try building itself instead of waiting for an instance that will never come.
+        self._cond = threading.Condition()
 
     @contextlib.contextmanager
     def use(self) -> Iterator[T]:
@@ -134,7 +135,9 @@ class Shared(Generic[T]):
         try:
             yield obj
         finally:
-            self._idle.put(obj)
+            with self._cond:
+                self._idle.append(obj)
+                self._cond.notify()
 
     def warm(self) -> None:
         """Create the first instance now (e.g. at server start) instead of on first request."""
@@ -142,23 +145,20 @@ class Shared(Generic[T]):
             pass
 
     def _acquire(self) -> T:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            build = self._created < self.pool_size
-            if build:
-                self._created += 1
-        if not build:
-            return self._idle.get()  # every instance is busy: wait for one
+        with self._cond:
+            while not self._idle and self._created >= self.pool_size:
+                self._cond.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._created += 1  # reserve a slot, build outside the lock
         try:
             path = self._store.path(self.name)
             start = time.perf_counter()
             obj = self._factory(path)
         except BaseException:
-            with self._lock:
+            with self._cond:
                 self._created -= 1
+                self._cond.notify()
             raise
         if self.key not in _records:  # the first instance is the one the health page reports
             _record(self.name, "shared", self.key, path, start, f"pool of {self.pool_size}")

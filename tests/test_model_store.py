@@ -333,3 +333,39 @@ def test_missing_model_in_unwritable_folder_says_what_to_run(
     with pytest.raises(ModelUnavailable, match="not writable") as info:
         ModelStore(tmp_path, progress=False).path("gender")
     assert "--models-dir" in str(info.value)
+
+
+def test_a_failed_build_does_not_strand_waiting_threads(cache: ModelStore) -> None:
+    attempts: list[int] = []
+    gate = threading.Event()
+
+    def flaky(path: Path) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            gate.wait(5)  # let the second thread start waiting for this instance
+            raise RuntimeError("first build fails")
+        return "ok"
+
+    holder = runtime.shared("gender", flaky, key="test:flaky", store=cache)
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with pytest.raises(RuntimeError):
+            holder.warm()
+        outcome["first"] = "raised"
+
+    def second() -> None:
+        with holder.use() as obj:
+            outcome["second"] = obj
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    while not attempts:
+        threading.Event().wait(0.01)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    threading.Event().wait(0.05)
+    gate.set()
+    t1.join(5)
+    t2.join(5)
+    assert outcome == {"first": "raised", "second": "ok"}
