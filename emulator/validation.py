@@ -52,6 +52,8 @@ def _render(value: Any, shape: Shape) -> str:
         return "'true'" if value else "'false'"
     if isinstance(value, list):
         return "'[" + ", ".join(str(v) for v in value) + "]'"
+    if isinstance(value, dict):
+        return "'{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}'"
     return f"'{value}'"
 
 
@@ -97,9 +99,18 @@ class _Walker:
                 f"Expected a list at '{path}', got {_json_type(value)}"
             )
         self._length(value, len(value), shape, path)
-        return [
-            self.check(item, shape.member, f"{path}.{i}.member") for i, item in enumerate(value, 1)
-        ]
+        if shape.member.type_name in _AGGREGATES:
+            return [
+                self.check(item, shape.member, f"{path}.{i}.member")
+                for i, item in enumerate(value, 1)
+            ]
+        # A list of scalars: AWS reports a bad element once, at the list, with every
+        # constraint of the member shape ("Member must satisfy constraint: [...]").
+        inner = _Walker()
+        items = [inner.check(item, shape.member, path) for item in value]
+        if inner.violations:
+            self.violate(value, shape, path, _member_constraint("Member", shape.member))
+        return items
 
     def _read_map(self, value: Any, shape: Shape, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -107,10 +118,20 @@ class _Walker:
                 f"Expected an object at '{path}', got {_json_type(value)}"
             )
         self._length(value, len(value), shape, path)
+        # Bad keys and bad scalar values are each reported once, at the map, keys first, with
+        # every constraint of the key (value) shape, as AWS does.
+        keys, values = _Walker(), _Walker()
         out: dict[str, Any] = {}
         for key, item in value.items():
-            key = self.check(key, shape.key, f"{path}.{key}.key")
-            out[key] = self.check(item, shape.value, f"{path}.{key}.value")
+            keys.check(key, shape.key, path)
+            if shape.value.type_name in _AGGREGATES:
+                out[key] = self.check(item, shape.value, f"{path}.{key}.member")
+            else:
+                out[key] = values.check(item, shape.value, path)
+        if keys.violations:
+            self.violate(value, shape, path, _member_constraint("Map keys", shape.key))
+        if values.violations:
+            self.violate(value, shape, path, _member_constraint("Map value", shape.value))
         return out
 
     # -- scalars ------------------------------------------------------------------------------
@@ -216,6 +237,25 @@ class _Walker:
             self.violate(
                 value, shape, path, f"Member must have value less than or equal to {_num(high)}"
             )
+
+
+_AGGREGATES = ("structure", "list", "map")
+
+
+def _member_constraint(subject: str, shape: Shape) -> str:
+    """`Member must satisfy constraint: [...]` listing every constraint of `shape`."""
+    rules: list[str] = []
+    if shape.enum:
+        rules.append("Member must satisfy enum value set: [" + ", ".join(shape.enum) + "]")
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    what = "length" if shape.type_name in ("string", "blob") else "value"
+    if high is not None:
+        rules.append(f"Member must have {what} less than or equal to {_num(high)}")
+    if low is not None:
+        rules.append(f"Member must have {what} greater than or equal to {_num(low)}")
+    if shape.metadata.get("pattern"):
+        rules.append(f"Member must satisfy regular expression pattern: {shape.metadata['pattern']}")
+    return f"{subject} must satisfy constraint: [" + ", ".join(rules) + "]"
 
 
 def _num(n: int | float) -> str:
