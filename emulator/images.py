@@ -102,9 +102,13 @@ def decode(
             f"Request has invalid image format: the {fmt.upper()} header could not be read."
         )
     width, height = size
-    if width > max_side or height > max_side or width * height > MAX_PIXELS:
+    if width > max_side or height > max_side:
         raise errors.ImageTooLargeException(
             f"Image dimensions {width}x{height} exceed the maximum of {max_side} pixels a side."
+        )
+    if width * height > MAX_PIXELS:
+        raise errors.ImageTooLargeException(
+            f"Image dimensions {width}x{height} exceed the maximum of {MAX_PIXELS} pixels."
         )
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:

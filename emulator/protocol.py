@@ -44,7 +44,7 @@ def parse_body(body: bytes) -> Any:
         return {}
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise errors.SerializationException(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise errors.SerializationException("The request body must be a JSON object.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 import re
 from functools import cache
 from typing import Any
@@ -191,8 +192,15 @@ class _Walker:
             raise errors.SerializationException(
                 f"Expected a number at '{path}', got {_json_type(value)}"
             )
-        self._range(value, shape, path)
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise errors.SerializationException(f"Expected a finite number at '{path}'")
+        # Checked and shown as the float the service reads (150 -> '150.0', as Java prints it).
+        self._range(number, shape, path)
+        return number
 
     _read_double = _read_float
 
