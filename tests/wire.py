@@ -1,0 +1,208 @@
+"""Test helpers for the shell's own tests: raw HTTP calls and a server with probe handlers.
+
+`call()` speaks AWS JSON 1.1 with http.client, so a test sees status, headers and body
+exactly as a client would, with no SDK in between.
+
+`probe_server()` is a real emulator process in which a few operations are replaced by
+test-only handlers (installed through a `sitecustomize` module on the child's PYTHONPATH,
+so the shell needs no test hook):
+
+    ListCollections     echoes the caller: CollectionIds [account, region],
+                        FaceModelVersions [access key or "anonymous", request id]
+    DetectFaces         decodes Image with emulator.images.load_image and answers
+                        {"FaceDetails": [], "Probe": {width, height, format, pixels ...}}
+    DetectLabels        raises RuntimeError (an unexpected failure)
+    DetectText          returns a value JSON cannot hold (a failure while serialising)
+    DescribeCollection  returns a datetime and numpy scalars (the serialiser's conversions)
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import http.client
+import json
+import os
+import shutil
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from emulator.testing import EmulatorProcess
+
+TARGET = "RekognitionService"
+CONTENT_TYPE = "application/x-amz-json-1.1"
+SECRET_MARKER = "probe-secret-d41d8cd98f00"
+
+
+class Reply:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def error_type(self) -> str | None:
+        try:
+            return self.json.get("__type")
+        except ValueError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.body[:300]!r})"
+
+
+def call(
+    endpoint: str,
+    operation: str | None,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = "/",
+    target: str | None = None,
+    timeout: float = 30,
+) -> Reply:
+    """One request; `body` is JSON-encoded unless `raw` bytes are given."""
+    url = urlsplit(endpoint)
+    data = raw if raw is not None else json.dumps({} if body is None else body).encode()
+    sent = {"Content-Type": CONTENT_TYPE}
+    if target is not None:
+        sent["X-Amz-Target"] = target
+    elif operation is not None:
+        sent["X-Amz-Target"] = f"{TARGET}.{operation}"
+    sent.update(headers or {})
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers={k: v for k, v in sent.items() if v})
+        resp = conn.getresponse()
+        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+_SITECUSTOMIZE = textwrap.dedent(
+    '''
+    # Test-only probe handlers for tests/wire.py: see its docstring.
+    import os
+
+    if os.environ.get("REKOGNITION_EMULATOR_TEST_PROBES") == "1":
+        import datetime as _dt
+        import importlib.abc
+        import importlib.util
+        import sys
+
+        def _echo(ctx, params):
+            return {
+                "CollectionIds": [ctx.account, ctx.region],
+                "FaceModelVersions": [ctx.access_key or "anonymous", ctx.request_id],
+            }
+
+        def _image(ctx, params):
+            from emulator.images import load_image
+
+            img = load_image(ctx, params.get("Image"))
+            rgb = img.rgb
+            h, w = rgb.shape[:2]
+            return {
+                "FaceDetails": [],
+                "Probe": {
+                    "width": img.width,
+                    "height": img.height,
+                    "format": img.format,
+                    "size_bytes": img.size_bytes,
+                    "dtype": str(rgb.dtype),
+                    "shape": list(rgb.shape),
+                    "top_left": rgb[0, 0].tolist(),
+                    "top_right": rgb[0, w - 1].tolist(),
+                    "bottom_left": rgb[h - 1, 0].tolist(),
+                    "center": rgb[h // 2, w // 2].tolist(),
+                },
+            }
+
+        def _boom(ctx, params):
+            raise RuntimeError("%s: a handler failed unexpectedly")
+
+        def _unserialisable(ctx, params):
+            return {"TextDetections": [object()]}
+
+        def _conversions(ctx, params):
+            import numpy as np
+
+            return {
+                "CollectionARN": "aws:rekognition:%%s:%%s:collection/probe" %% (ctx.region, ctx.account),
+                "FaceCount": np.int64(3),
+                "UserCount": np.int32(0),
+                "FaceModelVersion": "7.0",
+                "CreationTimestamp": _dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=_dt.UTC),
+            }
+
+        _PROBES = {
+            "ListCollections": _echo,
+            "DetectFaces": _image,
+            "DetectLabels": _boom,
+            "DetectText": _unserialisable,
+            "DescribeCollection": _conversions,
+        }
+
+        def _install(registry):
+            original = registry.load_handlers
+
+            def load_handlers():
+                original()
+                registry._HANDLERS.update(_PROBES)
+
+            registry.load_handlers = load_handlers
+
+        class _PatchRegistry(importlib.abc.MetaPathFinder):
+            """Patch emulator.registry as it is first imported (not before: at this point
+            of start-up the emulator package may not be importable yet)."""
+
+            def find_spec(self, name, path=None, target=None):
+                if name != "emulator.registry":
+                    return None
+                sys.meta_path.remove(self)
+                spec = importlib.util.find_spec(name)
+                execute = spec.loader.exec_module
+
+                def exec_module(module):
+                    execute(module)
+                    _install(module)
+
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, _PatchRegistry())
+    '''
+    % SECRET_MARKER
+)
+
+
+@functools.cache
+def _site_dir() -> Path:
+    site = Path(tempfile.mkdtemp(prefix="rekognition-probe-site-"))
+    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    atexit.register(shutil.rmtree, site, True)
+    return site
+
+
+def probe_server(
+    args: list[str] | tuple[str, ...] = (),
+    data_dir: str | Path | None = None,
+    env: dict[str, str] | None = None,
+) -> EmulatorProcess:
+    """An EmulatorProcess (not started) whose child installs the probe handlers."""
+    site = _site_dir()
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return EmulatorProcess(
+        data_dir=data_dir,
+        args=list(args),
+        env={"PYTHONPATH": path, "REKOGNITION_EMULATOR_TEST_PROBES": "1", **(env or {})},
+    )
