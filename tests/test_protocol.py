@@ -56,9 +56,9 @@ def probe():
 @pytest.fixture(scope="module")
 def unimplemented(endpoint: str) -> str:
     """An operation with no required input that no handler implements yet."""
-    implemented = set(call(endpoint, None, method="GET", path="/_emulator/health").json[
-        "operations_implemented"
-    ])
+    implemented = set(
+        call(endpoint, None, method="GET", path="/_emulator/health").json["operations_implemented"]
+    )
     preferred = ["ListMediaAnalysisJobs", "DescribeProjects", "ListStreamProcessors"]
     candidates = preferred + sorted(operation_names())
     for name in candidates:

@@ -128,7 +128,7 @@ _SITECUSTOMIZE = textwrap.dedent(
             }
 
         def _boom(ctx, params):
-            raise RuntimeError("%s: a handler failed unexpectedly")
+            raise RuntimeError("@SECRET@: a handler failed unexpectedly")
 
         def _unserialisable(ctx, params):
             return {"TextDetections": [object()]}
@@ -137,7 +137,7 @@ _SITECUSTOMIZE = textwrap.dedent(
             import numpy as np
 
             return {
-                "CollectionARN": "aws:rekognition:%%s:%%s:collection/probe" %% (ctx.region, ctx.account),
+                "CollectionARN": f"aws:rekognition:{ctx.region}:{ctx.account}:collection/probe",
                 "FaceCount": np.int64(3),
                 "UserCount": np.int32(0),
                 "FaceModelVersion": "7.0",
@@ -181,8 +181,7 @@ _SITECUSTOMIZE = textwrap.dedent(
 
         sys.meta_path.insert(0, _PatchRegistry())
     '''
-    % SECRET_MARKER
-)
+).replace("@SECRET@", SECRET_MARKER)
 
 
 @functools.cache
