@@ -140,7 +140,9 @@ def run(endpoint: str, region: str) -> None:
         face = records[0].get("Face", {})
         face_id = face.get("FaceId")
         check(bool(face_id), "IndexFaces: the face record has no FaceId", indexed)
-        check(face.get("ExternalImageId") == "astronaut", "IndexFaces: ExternalImageId lost", indexed)
+        check(
+            face.get("ExternalImageId") == "astronaut", "IndexFaces: ExternalImageId lost", indexed
+        )
         print(f"    indexed FaceId {face_id}")
 
         found = call(
@@ -151,7 +153,11 @@ def run(endpoint: str, region: str) -> None:
             MaxFaces=5,
             FaceMatchThreshold=70,
         )
-        check("SearchedFaceBoundingBox" in found, "SearchFacesByImage: no SearchedFaceBoundingBox", found)
+        check(
+            "SearchedFaceBoundingBox" in found,
+            "SearchFacesByImage: no SearchedFaceBoundingBox",
+            found,
+        )
         matches = found.get("FaceMatches") or []
         check(bool(matches), "SearchFacesByImage: the same person was not found", found)
         best = matches[0]
