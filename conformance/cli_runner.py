@@ -1,0 +1,253 @@
+"""A representative set of operations through the AWS CLI (`aws rekognition ... --endpoint-url`).
+
+The CLI is a client of its own: it signs with four headers, reads images through its
+`--image-bytes fileb://` customisations and prints what botocore parsed. Each command runs
+as a subprocess of the venv's `aws`; its JSON output is checked against the output shape
+(in `parsed` mode: the CLI may print timestamps as text), and an error case must exit
+non-zero naming the exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from conformance.harness import Check
+from conformance.scenarios import Context
+from conformance.shapes import check_output
+
+
+def aws_executable() -> str | None:
+    """The `aws` beside this Python (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("aws")
+
+
+def _env(ctx: Context, home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=ctx.h.access_key,
+        AWS_SECRET_ACCESS_KEY=ctx.h.secret_key,
+        AWS_DEFAULT_REGION=ctx.h.region,
+        # Keep the user's own profiles and settings out of the run.
+        AWS_CONFIG_FILE=str(Path(home) / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(Path(home) / "credentials"),
+        AWS_MAX_ATTEMPTS="1",
+        AWS_PAGER="",
+    )
+    return env
+
+
+def run(ctx: Context, files: dict[str, Path]) -> str:
+    """Run the CLI cases for the implemented operations; returns a note for the report."""
+    aws = aws_executable()
+    if aws is None:
+        return "AWS CLI: skipped, no `aws` executable (pip install awscli)"
+    h = ctx.h
+    cid = ctx.name("cli")
+    missing = ctx.name("cli-missing")
+    created = False
+    ran = 0
+
+    with tempfile.TemporaryDirectory(prefix="aws-cli-home-") as home:
+        env = _env(ctx, home)
+
+        def aws_call(
+            operation: str,
+            args: list[str],
+            name: str,
+            *,
+            error: str | None = None,
+            expect: Any = None,
+        ) -> dict[str, Any] | None:
+            nonlocal ran
+            ran += 1
+            command = [aws, "rekognition", *args, "--endpoint-url", h.endpoint, "--output", "json"]
+            shown = " ".join(["aws", "rekognition", *args])
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+            except subprocess.TimeoutExpired:
+                h.record(
+                    Check(
+                        operation,
+                        "cli",
+                        "error" if error else "call",
+                        name,
+                        False,
+                        f"`{shown}` timed out",
+                    )
+                )
+                return None
+            if error:
+                ok = proc.returncode != 0 and f"({error})" in proc.stderr
+                detail = (
+                    ""
+                    if ok
+                    else f"`{shown}` exit {proc.returncode}, stderr {proc.stderr.strip()[:400]!r}, expected ({error})"
+                )
+                h.record(Check(operation, "cli", "error", f"{name} -> {error}", ok, detail))
+                return None
+            if proc.returncode != 0:
+                h.record(
+                    Check(
+                        operation,
+                        "cli",
+                        "call",
+                        name,
+                        False,
+                        f"`{shown}` exit {proc.returncode}: {proc.stderr.strip()[:600]}",
+                    )
+                )
+                return None
+            try:
+                out = json.loads(proc.stdout or "{}")
+            except ValueError as exc:
+                h.record(
+                    Check(
+                        operation,
+                        "cli",
+                        "call",
+                        name,
+                        False,
+                        f"`{shown}` printed no JSON ({exc}): {proc.stdout[:300]!r}",
+                    )
+                )
+                return None
+            out.pop("ResponseMetadata", None)
+            problems = check_output(out, h.model.operation_model(operation).output_shape, "parsed")
+            if not problems and expect is not None:
+                problems = expect(out)
+            detail = f"`{shown}` -> " + "; ".join(problems[:6]) if problems else ""
+            h.record(
+                Check(operation, "cli", "call", name, not problems, detail, shape_checked=True)
+            )
+            return None if problems else out
+
+        face, other = str(files["face"]), str(files["face_other"])
+        if h.has("CreateCollection"):
+            created = (
+                aws_call(
+                    "CreateCollection",
+                    ["create-collection", "--collection-id", cid],
+                    "create-collection",
+                )
+                is not None
+            )
+        if h.has("ListCollections"):
+            aws_call(
+                "ListCollections",
+                ["list-collections"],
+                "list-collections",
+                expect=lambda o: (
+                    []
+                    if not created or cid in o.get("CollectionIds", [])
+                    else [f"{cid} not listed"]
+                ),
+            )
+        if created and h.has("DescribeCollection"):
+            aws_call(
+                "DescribeCollection",
+                ["describe-collection", "--collection-id", cid],
+                "describe-collection",
+            )
+        if h.has("DescribeCollection"):
+            aws_call(
+                "DescribeCollection",
+                ["describe-collection", "--collection-id", missing],
+                "describe-collection of a missing collection",
+                error="ResourceNotFoundException",
+            )
+        if h.has("DetectFaces"):
+            aws_call(
+                "DetectFaces",
+                ["detect-faces", "--image-bytes", f"fileb://{face}", "--attributes", "ALL"],
+                "detect-faces --image-bytes fileb:// --attributes ALL",
+                expect=lambda o: (
+                    [] if len(o.get("FaceDetails", [])) == 1 else ["expected one face"]
+                ),
+            )
+            aws_call(
+                "DetectFaces",
+                ["detect-faces", "--image-bytes", f"fileb://{files['tiny']}"],
+                "detect-faces on a 64x64 photo",
+                error="InvalidParameterException",
+            )
+        if h.has("CompareFaces"):
+            aws_call(
+                "CompareFaces",
+                [
+                    "compare-faces",
+                    "--source-image-bytes",
+                    f"fileb://{face}",
+                    "--target-image-bytes",
+                    f"fileb://{other}",
+                ],
+                "compare-faces --source-image-bytes --target-image-bytes",
+                expect=lambda o: (
+                    [] if o.get("FaceMatches") else ["no FaceMatches for the same person"]
+                ),
+            )
+        if created and h.has("IndexFaces"):
+            aws_call(
+                "IndexFaces",
+                [
+                    "index-faces",
+                    "--collection-id",
+                    cid,
+                    "--image-bytes",
+                    f"fileb://{face}",
+                    "--external-image-id",
+                    "astronaut.jpg",
+                ],
+                "index-faces --image-bytes fileb://",
+                expect=lambda o: (
+                    [] if len(o.get("FaceRecords", [])) == 1 else ["expected one FaceRecord"]
+                ),
+            )
+        if created and h.has("SearchFacesByImage"):
+            aws_call(
+                "SearchFacesByImage",
+                [
+                    "search-faces-by-image",
+                    "--collection-id",
+                    cid,
+                    "--image-bytes",
+                    f"fileb://{face}",
+                ],
+                "search-faces-by-image --image-bytes fileb://",
+            )
+        if h.has("DetectLabels"):
+            aws_call(
+                "DetectLabels",
+                [
+                    "detect-labels",
+                    "--image-bytes",
+                    f"fileb://{files['labels']}",
+                    "--max-labels",
+                    "5",
+                ],
+                "detect-labels --image-bytes fileb:// --max-labels 5",
+            )
+        if h.has("DetectText"):
+            aws_call(
+                "DetectText",
+                ["detect-text", "--image-bytes", f"fileb://{files['text']}"],
+                "detect-text --image-bytes fileb://",
+            )
+        if created and h.has("DeleteCollection"):
+            aws_call(
+                "DeleteCollection",
+                ["delete-collection", "--collection-id", cid],
+                "delete-collection",
+            )
+    if not ran:
+        return "AWS CLI: no command to run (none of its operations is implemented yet)"
+    return f"AWS CLI: {ran} commands through {aws}"

@@ -1,0 +1,116 @@
+// The AWS SDK for JavaScript v3 as a client of the emulator: a core set of calls.
+//
+// Usage: node driver.js <config.json>
+// The config names the endpoint, credentials, photos and the implemented operations; the
+// driver runs the steps whose operations are implemented and prints one JSON array of
+// results on stdout: {operation, name, kind, ok, detail, output}. Python checks each
+// `output` against the service model; here we check what only the JS SDK can tell: that
+// its deserialisers accept the body (they throw on a wrong type) and that errors map onto
+// the SDK's exception classes.
+import { readFileSync } from "node:fs";
+import {
+  RekognitionClient,
+  CreateCollectionCommand,
+  ListCollectionsCommand,
+  DescribeCollectionCommand,
+  DeleteCollectionCommand,
+  DetectFacesCommand,
+  IndexFacesCommand,
+  SearchFacesByImageCommand,
+  ResourceNotFoundException,
+  InvalidImageFormatException,
+  RekognitionServiceException,
+} from "@aws-sdk/client-rekognition";
+
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const implemented = new Set(config.implemented);
+const client = new RekognitionClient({
+  endpoint: config.endpoint,
+  region: config.region,
+  credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+  maxAttempts: 1,
+});
+const photo = (role) => new Uint8Array(readFileSync(config.images[role]));
+const results = [];
+
+function strip(output) {
+  const { $metadata, ...rest } = output;
+  return rest;
+}
+
+async function call(operation, name, command, expect) {
+  try {
+    const output = await client.send(command);
+    const problems = [];
+    if (output.$metadata?.httpStatusCode !== 200) {
+      problems.push(`$metadata.httpStatusCode ${output.$metadata?.httpStatusCode}`);
+    }
+    if (!output.$metadata?.requestId) problems.push("no $metadata.requestId");
+    if (expect) problems.push(...expect(output));
+    results.push({ operation, name, kind: "call", ok: problems.length === 0, detail: problems.join("; "), output: strip(output) });
+    return problems.length === 0 ? output : null;
+  } catch (err) {
+    results.push({ operation, name, kind: "call", ok: false, detail: `${err.name}: ${err.message}` });
+    return null;
+  }
+}
+
+async function expectError(operation, name, command, code, errorClass) {
+  try {
+    const output = await client.send(command);
+    results.push({ operation, name, kind: "error", ok: false, detail: `expected ${code}, got success ${JSON.stringify(strip(output)).slice(0, 300)}` });
+  } catch (err) {
+    const problems = [];
+    if (err.name !== code) problems.push(`error name ${err.name}, expected ${code} (${err.message})`);
+    if (errorClass && !(err instanceof errorClass)) problems.push(`not an instance of the SDK's ${errorClass.name}`);
+    if (!(err instanceof RekognitionServiceException)) problems.push("not a RekognitionServiceException");
+    const status = err.$metadata?.httpStatusCode;
+    if (status !== 400) problems.push(`$metadata.httpStatusCode ${status}, expected 400`);
+    if (!err.message) problems.push("no message");
+    results.push({ operation, name: `${name} -> ${code}`, kind: "error", ok: problems.length === 0, detail: problems.join("; ") });
+  }
+}
+
+const has = (op) => implemented.has(op);
+const cid = config.collection;
+let created = false;
+
+if (has("CreateCollection")) {
+  created = !!(await call("CreateCollection", "new collection", new CreateCollectionCommand({ CollectionId: cid }),
+    (o) => (o.StatusCode === 200 ? [] : [`StatusCode ${o.StatusCode}`])));
+  await expectError("CreateCollection", "CollectionId 'bad id!'", new CreateCollectionCommand({ CollectionId: "bad id!" }), "ValidationException");
+}
+if (has("ListCollections")) {
+  await call("ListCollections", "lists the collection", new ListCollectionsCommand({}),
+    (o) => (!created || (o.CollectionIds ?? []).includes(cid) ? [] : [`${cid} not listed`]));
+}
+if (has("DescribeCollection")) {
+  if (created) {
+    await call("DescribeCollection", "new collection", new DescribeCollectionCommand({ CollectionId: cid }),
+      (o) => (o.CreationTimestamp instanceof Date ? [] : ["CreationTimestamp is not read as a Date"]));
+  }
+  await expectError("DescribeCollection", "collection does not exist",
+    new DescribeCollectionCommand({ CollectionId: config.missing }), "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("DetectFaces")) {
+  await call("DetectFaces", "one face, ALL", new DetectFacesCommand({ Image: { Bytes: photo("face") }, Attributes: ["ALL"] }),
+    (o) => ((o.FaceDetails ?? []).length === 1 ? [] : [`${(o.FaceDetails ?? []).length} faces, expected 1`]));
+  await expectError("DetectFaces", "bytes not JPEG or PNG",
+    new DetectFacesCommand({ Image: { Bytes: new TextEncoder().encode("GIF89a not an image at all") } }),
+    "InvalidImageFormatException", InvalidImageFormatException);
+}
+let faceId = null;
+if (created && has("IndexFaces")) {
+  const o = await call("IndexFaces", "one face", new IndexFacesCommand({ CollectionId: cid, Image: { Bytes: photo("face") }, ExternalImageId: "astronaut.jpg" }),
+    (o) => ((o.FaceRecords ?? []).length === 1 ? [] : [`${(o.FaceRecords ?? []).length} FaceRecords, expected 1`]));
+  faceId = o?.FaceRecords?.[0]?.Face?.FaceId ?? null;
+}
+if (created && has("SearchFacesByImage")) {
+  await call("SearchFacesByImage", "finds the indexed face", new SearchFacesByImageCommand({ CollectionId: cid, Image: { Bytes: photo("face") } }),
+    (o) => (faceId === null || (o.FaceMatches ?? []).some((m) => m.Face?.FaceId === faceId) ? [] : ["the indexed face is not found"]));
+}
+if (created && has("DeleteCollection")) {
+  await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));
+}
+
+process.stdout.write(JSON.stringify(results));

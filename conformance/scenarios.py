@@ -1,0 +1,983 @@
+"""Per-operation scenarios: valid calls with real photos, and the documented error cases.
+
+Each flow runs the steps whose operations the server implements and skips the rest, so a
+scenario starts being exercised the moment its operation lands. A step that fails raises
+StepFailed (already recorded); the flow moves on to the next independent group of steps.
+
+The semantic expectations are deliberately few and unarguable (an indexed face is listed;
+the same face is found again; a photo of a cup has no face): accuracy lives in the unit and
+quality tests, the contract lives here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.model import OperationModel
+
+from conformance.derive import minimal_input, violations
+from conformance.harness import Check, Harness, StepFailed
+from conformance.images import Photos, not_an_image, oversized_s3_object
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# What DetectFaces returns for Attributes DEFAULT and what ALL adds (CONTRACT.md).
+DEFAULT_FACE_MEMBERS = {"BoundingBox", "Confidence", "Pose", "Quality", "Landmarks"}
+ALL_FACE_MEMBERS = DEFAULT_FACE_MEMBERS | {
+    "AgeRange",
+    "Smile",
+    "Eyeglasses",
+    "Sunglasses",
+    "Gender",
+    "Beard",
+    "Mustache",
+    "EyesOpen",
+    "MouthOpen",
+    "Emotions",
+    "FaceOccluded",
+    "EyeDirection",
+}
+
+# Operations whose Image members take the shared image-error cases, with the members that
+# carry an image (CompareFaces has two).
+IMAGE_MEMBERS: dict[str, tuple[str, ...]] = {
+    "DetectFaces": ("Image",),
+    "CompareFaces": ("SourceImage", "TargetImage"),
+    "IndexFaces": ("Image",),
+    "SearchFacesByImage": ("Image",),
+    "SearchUsersByImage": ("Image",),
+    "DetectLabels": ("Image",),
+    "DetectText": ("Image",),
+    "DetectModerationLabels": ("Image",),
+    "DetectProtectiveEquipment": ("Image",),
+    "RecognizeCelebrities": ("Image",),
+}
+# Face operations document the 80 px minimum side as InvalidParameterException.
+MIN_SIDE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage"}
+
+
+@dataclass
+class Context:
+    h: Harness
+    photos: Photos
+    run_id: str
+    bucket: str = ""
+    s3_ready: bool = False
+
+    def name(self, suffix: str) -> str:
+        return f"conformance-{self.run_id}-{suffix}"
+
+    def s3_image(self, key: str) -> dict[str, Any]:
+        return {"S3Object": {"Bucket": self.bucket, "Name": key}}
+
+
+@contextmanager
+def step() -> Iterator[None]:
+    """A group of dependent steps: a failure ends the group (it is recorded already)."""
+    try:
+        yield
+    except StepFailed:
+        pass
+
+
+def _problems(*pairs: tuple[bool, str]) -> list[str]:
+    return [text for ok, text in pairs if not ok]
+
+
+# -- setup --------------------------------------------------------------------------------------
+def setup_s3(ctx: Context) -> None:
+    """Put the photos (and a too-large object) in a bucket of the S3 the emulator reads."""
+    ctx.bucket = ctx.name("bucket")
+    try:
+        ctx.h.s3.create_bucket(Bucket=ctx.bucket)
+        ctx.h.s3.put_object(Bucket=ctx.bucket, Key="face.jpg", Body=ctx.photos.face)
+        ctx.h.s3.put_object(Bucket=ctx.bucket, Key="labels.jpg", Body=ctx.photos.labels)
+        ctx.h.s3.put_object(Bucket=ctx.bucket, Key="too-large.jpg", Body=oversized_s3_object())
+        ctx.s3_ready = True
+    except Exception as exc:  # reported in the table's notes; S3 scenarios are then skipped
+        ctx.s3_ready = False
+        ctx.s3_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+
+
+def teardown_s3(ctx: Context) -> None:
+    try:
+        for key in ("face.jpg", "labels.jpg", "too-large.jpg"):
+            ctx.h.s3.delete_object(Bucket=ctx.bucket, Key=key)
+        ctx.h.s3.delete_bucket(Bucket=ctx.bucket)
+    except Exception:
+        pass  # best effort: the emulator's data dir is thrown away anyway
+
+
+# -- generic cases, derived from the model --------------------------------------------------------
+def generic_errors(ctx: Context, operation: str, seed: dict[str, Any] | None = None) -> None:
+    """Missing required member and one violation of each constraint kind -> ValidationException."""
+    h = ctx.h
+    op: OperationModel = h.model.operation_model(operation)
+    base = seed if seed is not None else minimal_input(op.input_shape, ctx.photos.face)
+    required = list(op.input_shape.required_members) if op.input_shape else []
+    if required:
+        member = required[0]
+        params = {k: v for k, v in base.items() if k != member}
+        h.expect_error(
+            operation,
+            params,
+            "ValidationException",
+            name=f"missing required {member}",
+            message_contains=member[:1].lower() + member[1:],
+        )
+    for violation in violations(op, ctx.photos.face):
+        h.expect_error(
+            operation,
+            violation.apply(base),
+            "ValidationException",
+            name=f"{violation.kind} violation at {violation.wire_path} ({violation.constraint})",
+            message_contains=f"at '{violation.wire_path}",
+        )
+
+
+def image_errors(ctx: Context, operation: str, seed: dict[str, Any]) -> None:
+    """The documented image errors, on each image member of an otherwise valid request."""
+    h = ctx.h
+    for member in IMAGE_MEMBERS[operation]:
+
+        def with_image(image: dict[str, Any], member: str = member) -> dict[str, Any]:
+            return {**seed, member: image}
+
+        h.expect_error(
+            operation,
+            with_image({"Bytes": not_an_image()}),
+            "InvalidImageFormatException",
+            name=f"{member}.Bytes not JPEG or PNG",
+        )
+        if operation in MIN_SIDE_OPERATIONS:
+            h.expect_error(
+                operation,
+                with_image({"Bytes": ctx.photos.tiny}),
+                "InvalidParameterException",
+                name=f"{member} 64x64 px, under the 80 px minimum",
+            )
+        if ctx.s3_ready:
+            h.expect_error(
+                operation,
+                with_image(ctx.s3_image("no-such-object.jpg")),
+                "InvalidS3ObjectException",
+                name=f"{member}.S3Object missing object",
+            )
+            h.expect_error(
+                operation,
+                with_image(
+                    {"S3Object": {"Bucket": ctx.name("no-such-bucket"), "Name": "face.jpg"}}
+                ),
+                "InvalidS3ObjectException",
+                name=f"{member}.S3Object missing bucket",
+            )
+            h.expect_error(
+                operation,
+                with_image(ctx.s3_image("too-large.jpg")),
+                "ImageTooLargeException",
+                name=f"{member}.S3Object over 15 MB",
+            )
+
+
+def smoke(ctx: Context, operation: str) -> None:
+    """For an implemented operation without a scenario: a call derived from the model.
+
+    It must answer either a shape-valid success or an error the operation can return; an
+    InternalServerError or an unmodelled error fails it.
+    """
+    h = ctx.h
+    op = h.model.operation_model(operation)
+    params = minimal_input(op.input_shape, ctx.photos.face)
+    before = len(h.checks)
+    try:
+        h.call(operation, params, name="request derived from the model")
+    except StepFailed:
+        code = h.last_error_code
+        modelled = {e.name for e in op.error_shapes} - {
+            "InternalServerError",
+            "ThrottlingException",
+        }
+        if code in modelled:
+            # A modelled error for made-up input is a fair answer: keep it as an error check.
+            h.checks[before] = Check(
+                operation, "boto3", "error", f"request derived from the model -> {code}", True
+            )
+
+
+# -- faces ----------------------------------------------------------------------------------------
+def _face_details(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body.get("FaceDetails") or [])
+
+
+def _detect_default(body: dict[str, Any]) -> list[str]:
+    faces = _face_details(body)
+    problems = _problems(
+        (len(faces) == 1, f"expected 1 face in the astronaut photo, got {len(faces)}")
+    )
+    for face in faces:
+        missing = DEFAULT_FACE_MEMBERS - set(face)
+        extra = set(face) - DEFAULT_FACE_MEMBERS
+        problems += _problems(
+            (not missing, f"DEFAULT attributes lack {sorted(missing)}"),
+            (not extra, f"DEFAULT attributes include {sorted(extra)} (only ALL adds them)"),
+        )
+    return problems
+
+
+def _detect_all(body: dict[str, Any]) -> list[str]:
+    faces = _face_details(body)
+    problems = _problems((len(faces) == 1, f"expected 1 face, got {len(faces)}"))
+    for face in faces:
+        missing = ALL_FACE_MEMBERS - set(face)
+        problems += _problems((not missing, f"ALL attributes lack {sorted(missing)}"))
+    return problems
+
+
+def faces_flow(ctx: Context) -> None:
+    h, p = ctx.h, ctx.photos
+    if h.has("DetectFaces"):
+        with step():
+            h.call(
+                "DetectFaces",
+                {"Image": {"Bytes": p.face}},
+                name="one face, DEFAULT",
+                expect=_detect_default,
+            )
+        with step():
+            h.call(
+                "DetectFaces",
+                {"Image": {"Bytes": p.face}, "Attributes": ["ALL"]},
+                name="one face, ALL",
+                expect=_detect_all,
+            )
+        with step():
+            h.call(
+                "DetectFaces",
+                {"Image": {"Bytes": p.no_face}},
+                name="no face -> empty FaceDetails",
+                expect=lambda b: _problems(
+                    (_face_details(b) == [], "faces found in a photo of coffee")
+                ),
+            )
+        if p.group is not None:
+            with step():
+                h.call(
+                    "DetectFaces",
+                    {"Image": {"Bytes": p.group}},
+                    name="group photo",
+                    expect=lambda b: _problems(
+                        (
+                            len(_face_details(b)) >= 2,
+                            f"{len(_face_details(b))} faces in a group of 3",
+                        )
+                    ),
+                )
+        if ctx.s3_ready:
+            with step():
+                h.call(
+                    "DetectFaces",
+                    {"Image": ctx.s3_image("face.jpg")},
+                    name="Image.S3Object",
+                    expect=lambda b: _problems((len(_face_details(b)) == 1, "expected 1 face")),
+                )
+        image_errors(ctx, "DetectFaces", {})
+    if h.has("CompareFaces"):
+        with step():
+            h.call(
+                "CompareFaces",
+                {"SourceImage": {"Bytes": p.face}, "TargetImage": {"Bytes": p.face_other}},
+                name="same person, other photo",
+                expect=lambda b: _problems(
+                    ("SourceImageFace" in b, "no SourceImageFace"),
+                    (
+                        len(b.get("FaceMatches") or []) == 1,
+                        f"FaceMatches {len(b.get('FaceMatches') or [])}, expected 1",
+                    ),
+                ),
+            )
+        # AWS: "If no faces are detected in the source or target images, CompareFaces returns
+        # an InvalidParameterException error."
+        h.expect_error(
+            "CompareFaces",
+            {"SourceImage": {"Bytes": p.face}, "TargetImage": {"Bytes": p.no_face}},
+            "InvalidParameterException",
+            name="no face in the target",
+        )
+        h.expect_error(
+            "CompareFaces",
+            {"SourceImage": {"Bytes": p.no_face}, "TargetImage": {"Bytes": p.face}},
+            "InvalidParameterException",
+            name="no face in the source",
+        )
+        image_errors(
+            ctx,
+            "CompareFaces",
+            {"SourceImage": {"Bytes": p.face}, "TargetImage": {"Bytes": p.face}},
+        )
+
+
+# -- collections, faces, users, tags --------------------------------------------------------------
+def collections_flow(ctx: Context) -> None:
+    h, p = ctx.h, ctx.photos
+    cid = ctx.name("faces")
+    missing = ctx.name("missing")
+    missing_arn = f"arn:aws:rekognition:{h.region}:123456789012:collection/{missing}"
+    created = False
+
+    # Errors on a collection that does not exist, one per operation that takes one.
+    missing_cases: dict[str, dict[str, Any]] = {
+        "DescribeCollection": {"CollectionId": missing},
+        "DeleteCollection": {"CollectionId": missing},
+        "ListFaces": {"CollectionId": missing},
+        "IndexFaces": {"CollectionId": missing, "Image": {"Bytes": p.face}},
+        "SearchFaces": {"CollectionId": missing, "FaceId": str(uuid.uuid4())},
+        "SearchFacesByImage": {"CollectionId": missing, "Image": {"Bytes": p.face}},
+        "DeleteFaces": {"CollectionId": missing, "FaceIds": [str(uuid.uuid4())]},
+        "CreateUser": {"CollectionId": missing, "UserId": "user-1"},
+        "DeleteUser": {"CollectionId": missing, "UserId": "user-1"},
+        "ListUsers": {"CollectionId": missing},
+        "AssociateFaces": {
+            "CollectionId": missing,
+            "UserId": "user-1",
+            "FaceIds": [str(uuid.uuid4())],
+        },
+        "DisassociateFaces": {
+            "CollectionId": missing,
+            "UserId": "user-1",
+            "FaceIds": [str(uuid.uuid4())],
+        },
+        "SearchUsers": {"CollectionId": missing, "UserId": "user-1"},
+        "SearchUsersByImage": {"CollectionId": missing, "Image": {"Bytes": p.face}},
+        "TagResource": {"ResourceArn": missing_arn, "Tags": {"team": "conformance"}},
+        "UntagResource": {"ResourceArn": missing_arn, "TagKeys": ["team"]},
+        "ListTagsForResource": {"ResourceArn": missing_arn},
+    }
+    for operation, params in missing_cases.items():
+        if h.has(operation):
+            h.expect_error(
+                operation, params, "ResourceNotFoundException", name="collection does not exist"
+            )
+
+    if not h.has("CreateCollection"):
+        return
+    arn = ""
+    with step():
+        body = h.call(
+            "CreateCollection",
+            {"CollectionId": cid},
+            name="new collection",
+            expect=lambda b: _problems(
+                (b.get("StatusCode") == 200, f"StatusCode {b.get('StatusCode')}, expected 200"),
+                (
+                    str(b.get("CollectionArn", "")).endswith(f"collection/{cid}"),
+                    "CollectionArn does not name the collection",
+                ),
+                (bool(b.get("FaceModelVersion")), "no FaceModelVersion"),
+            ),
+        )
+        arn = body["CollectionArn"]
+        created = True
+    if not created:
+        return
+    h.expect_error(
+        "CreateCollection",
+        {"CollectionId": cid},
+        "ResourceAlreadyExistsException",
+        name="collection exists",
+    )
+    second = ctx.name("second")
+    with step():
+        h.call("CreateCollection", {"CollectionId": second}, name="second collection")
+
+    if h.has("DescribeCollection"):
+        with step():
+            h.call(
+                "DescribeCollection",
+                {"CollectionId": cid},
+                name="empty collection",
+                expect=lambda b: _problems(
+                    (b.get("FaceCount") == 0, f"FaceCount {b.get('FaceCount')}, expected 0"),
+                    (
+                        b.get("CollectionARN") == arn,
+                        f"CollectionARN {b.get('CollectionARN')!r} != {arn!r}",
+                    ),
+                    ("CreationTimestamp" in b, "no CreationTimestamp"),
+                ),
+            )
+    if h.has("ListCollections"):
+        with step():
+            h.call(
+                "ListCollections",
+                {},
+                name="lists the new collections",
+                expect=lambda b: _problems(
+                    (
+                        {cid, second} <= set(b.get("CollectionIds") or []),
+                        f"{cid} or {second} not listed",
+                    ),
+                    (
+                        len(b.get("FaceModelVersions") or []) == len(b.get("CollectionIds") or []),
+                        "FaceModelVersions not parallel to CollectionIds",
+                    ),
+                ),
+            )
+        with step():
+            first = h.call(
+                "ListCollections",
+                {"MaxResults": 1},
+                name="MaxResults 1 -> one id and a NextToken",
+                expect=lambda b: _problems(
+                    (len(b.get("CollectionIds") or []) == 1, "not exactly one id"),
+                    (bool(b.get("NextToken")), "no NextToken with more collections to list"),
+                ),
+            )
+            h.call(
+                "ListCollections",
+                {"MaxResults": 1, "NextToken": first["NextToken"]},
+                name="second page",
+                expect=lambda b: _problems(
+                    (
+                        b.get("CollectionIds") != first.get("CollectionIds"),
+                        "the second page repeats the first",
+                    ),
+                ),
+            )
+        h.expect_error(
+            "ListCollections",
+            {"NextToken": "not-a-token-we-issued"},
+            "InvalidPaginationTokenException",
+            name="forged NextToken",
+        )
+
+    face_ids: list[str] = []
+    if h.has("IndexFaces"):
+        with step():
+            body = h.call(
+                "IndexFaces",
+                {
+                    "CollectionId": cid,
+                    "Image": {"Bytes": p.face},
+                    "ExternalImageId": "astronaut.jpg",
+                },
+                name="one face with ExternalImageId",
+                expect=lambda b: _index_problems(b, 1, "astronaut.jpg"),
+            )
+            face_ids.append(body["FaceRecords"][0]["Face"]["FaceId"])
+        with step():
+            body = h.call(
+                "IndexFaces",
+                {
+                    "CollectionId": cid,
+                    "Image": {"Bytes": p.face_other},
+                    "DetectionAttributes": ["ALL"],
+                },
+                name="same person, other photo, ALL attributes",
+                expect=lambda b: (
+                    _index_problems(b, 1, None)
+                    + _problems(
+                        (
+                            all(
+                                ALL_FACE_MEMBERS <= set(r.get("FaceDetail", {}))
+                                for r in b.get("FaceRecords", [])
+                            ),
+                            "FaceDetail lacks ALL attributes",
+                        )
+                    )
+                ),
+            )
+            face_ids.append(body["FaceRecords"][0]["Face"]["FaceId"])
+        with step():
+            h.call(
+                "IndexFaces",
+                {"CollectionId": cid, "Image": {"Bytes": p.no_face}},
+                name="no face -> no FaceRecords",
+                expect=lambda b: _problems(
+                    (not b.get("FaceRecords"), "faces indexed from a photo of coffee")
+                ),
+            )
+        if p.group is not None:
+            with step():
+                body = h.call(
+                    "IndexFaces",
+                    {
+                        "CollectionId": second,
+                        "Image": {"Bytes": p.group},
+                        "MaxFaces": 1,
+                        "QualityFilter": "NONE",
+                    },
+                    name="group photo, MaxFaces 1",
+                    expect=lambda b: _problems(
+                        (
+                            len(b.get("FaceRecords") or []) == 1,
+                            "MaxFaces 1 did not index exactly one face",
+                        ),
+                        (
+                            any(
+                                "EXCEEDS_MAX_FACES" in (u.get("Reasons") or [])
+                                for u in b.get("UnindexedFaces") or []
+                            ),
+                            "no UnindexedFaces with EXCEEDS_MAX_FACES",
+                        ),
+                    ),
+                )
+        image_errors(ctx, "IndexFaces", {"CollectionId": cid})
+
+    if h.has("DescribeCollection") and face_ids:
+        with step():
+            h.call(
+                "DescribeCollection",
+                {"CollectionId": cid},
+                name="FaceCount after IndexFaces",
+                expect=lambda b: _problems(
+                    (
+                        b.get("FaceCount") == len(face_ids),
+                        f"FaceCount {b.get('FaceCount')}, expected {len(face_ids)}",
+                    )
+                ),
+            )
+    if h.has("ListFaces"):
+        with step():
+            h.call(
+                "ListFaces",
+                {"CollectionId": cid},
+                name="lists the indexed faces",
+                expect=lambda b: _problems(
+                    (
+                        sorted(f.get("FaceId") for f in b.get("Faces") or []) == sorted(face_ids),
+                        f"Faces {[f.get('FaceId') for f in b.get('Faces') or []]} != indexed {face_ids}",
+                    )
+                ),
+            )
+        if len(face_ids) == 2:
+            with step():
+                first = h.call(
+                    "ListFaces",
+                    {"CollectionId": cid, "MaxResults": 1},
+                    name="MaxResults 1 -> one face and a NextToken",
+                    expect=lambda b: _problems(
+                        (len(b.get("Faces") or []) == 1, "not exactly one face"),
+                        (bool(b.get("NextToken")), "no NextToken"),
+                    ),
+                )
+                h.call(
+                    "ListFaces",
+                    {"CollectionId": cid, "MaxResults": 1, "NextToken": first["NextToken"]},
+                    name="second page",
+                    expect=lambda b: _problems(
+                        (
+                            [f.get("FaceId") for f in b.get("Faces") or []]
+                            != [f.get("FaceId") for f in first.get("Faces") or []],
+                            "the second page repeats the first",
+                        )
+                    ),
+                )
+        h.expect_error(
+            "ListFaces",
+            {"CollectionId": cid, "NextToken": "not-a-token-we-issued"},
+            "InvalidPaginationTokenException",
+            name="forged NextToken",
+        )
+
+    if h.has("SearchFaces") and len(face_ids) == 2:
+        with step():
+            h.call(
+                "SearchFaces",
+                {"CollectionId": cid, "FaceId": face_ids[0]},
+                name="finds the same person, not itself",
+                expect=lambda b: _problems(
+                    (
+                        b.get("SearchedFaceId") == face_ids[0],
+                        "SearchedFaceId is not the searched face",
+                    ),
+                    (
+                        face_ids[0]
+                        not in [m["Face"]["FaceId"] for m in b.get("FaceMatches") or []],
+                        "the searched face matches itself",
+                    ),
+                    (
+                        face_ids[1] in [m["Face"]["FaceId"] for m in b.get("FaceMatches") or []],
+                        "the other photo of the same person is not found",
+                    ),
+                ),
+            )
+    if h.has("SearchFacesByImage") and face_ids:
+        with step():
+            h.call(
+                "SearchFacesByImage",
+                {"CollectionId": cid, "Image": {"Bytes": p.face}},
+                name="finds the indexed face",
+                expect=lambda b: _problems(
+                    ("SearchedFaceBoundingBox" in b, "no SearchedFaceBoundingBox"),
+                    ("SearchedFaceConfidence" in b, "no SearchedFaceConfidence"),
+                    (
+                        face_ids[0] in [m["Face"]["FaceId"] for m in b.get("FaceMatches") or []],
+                        "the face indexed from these very bytes is not found",
+                    ),
+                ),
+            )
+        h.expect_error(
+            "SearchFacesByImage",
+            {"CollectionId": cid, "Image": {"Bytes": p.no_face}},
+            "InvalidParameterException",
+            name="no face in the image",
+        )
+        image_errors(ctx, "SearchFacesByImage", {"CollectionId": cid})
+
+    users_flow(ctx, cid, face_ids)
+    tags_flow(ctx, arn)
+
+    if h.has("DeleteFaces") and face_ids:
+        with step():
+            unknown = str(uuid.uuid4())
+            h.call(
+                "DeleteFaces",
+                {"CollectionId": cid, "FaceIds": [face_ids[-1], unknown]},
+                name="one indexed face and one unknown id",
+                expect=lambda b: _problems(
+                    (
+                        b.get("DeletedFaces") == [face_ids[-1]],
+                        f"DeletedFaces {b.get('DeletedFaces')}, expected [{face_ids[-1]}]",
+                    ),
+                ),
+            )
+    if h.has("DeleteCollection"):
+        for collection in (cid, second):
+            with step():
+                h.call(
+                    "DeleteCollection",
+                    {"CollectionId": collection},
+                    name="existing collection",
+                    expect=lambda b: _problems(
+                        (b.get("StatusCode") == 200, f"StatusCode {b.get('StatusCode')}")
+                    ),
+                )
+        if h.has("DescribeCollection"):
+            h.expect_error(
+                "DescribeCollection",
+                {"CollectionId": cid},
+                "ResourceNotFoundException",
+                name="after DeleteCollection",
+            )
+
+
+def _index_problems(body: dict[str, Any], faces: int, external_id: str | None) -> list[str]:
+    records = body.get("FaceRecords") or []
+    problems = _problems(
+        (len(records) == faces, f"{len(records)} FaceRecords, expected {faces}"),
+        (bool(body.get("FaceModelVersion")), "no FaceModelVersion"),
+    )
+    for record in records:
+        face = record.get("Face", {})
+        problems += _problems(
+            (bool(UUID_RE.fullmatch(str(face.get("FaceId", "")))), "FaceId is not a UUID"),
+            (bool(UUID_RE.fullmatch(str(face.get("ImageId", "")))), "ImageId is not a UUID"),
+            ("FaceDetail" in record, "no FaceDetail"),
+        )
+        if external_id is not None:
+            problems += _problems(
+                (face.get("ExternalImageId") == external_id, "ExternalImageId not echoed")
+            )
+    return problems
+
+
+def users_flow(ctx: Context, cid: str, face_ids: list[str]) -> None:
+    h, p = ctx.h, ctx.photos
+    if not h.has("CreateUser"):
+        return
+    user = "user-1"
+    with step():
+        h.call("CreateUser", {"CollectionId": cid, "UserId": user}, name="new user")
+    h.expect_error(
+        "CreateUser",
+        {"CollectionId": cid, "UserId": user, "ClientRequestToken": str(uuid.uuid4())},
+        "ConflictException",
+        name="user exists (new ClientRequestToken)",
+    )
+    if h.has("ListUsers"):
+        with step():
+            h.call(
+                "ListUsers",
+                {"CollectionId": cid},
+                name="lists the user",
+                expect=lambda b: _problems(
+                    (user in [u.get("UserId") for u in b.get("Users") or []], f"{user} not listed")
+                ),
+            )
+        h.expect_error(
+            "ListUsers",
+            {"CollectionId": cid, "NextToken": "not-a-token-we-issued"},
+            "InvalidPaginationTokenException",
+            name="forged NextToken",
+        )
+    associated = False
+    if h.has("AssociateFaces") and face_ids:
+        with step():
+            h.call(
+                "AssociateFaces",
+                {"CollectionId": cid, "UserId": user, "FaceIds": face_ids},
+                name="the user's two faces",
+                expect=lambda b: _problems(
+                    (
+                        sorted(f.get("FaceId") for f in b.get("AssociatedFaces") or [])
+                        == sorted(face_ids),
+                        f"AssociatedFaces {b.get('AssociatedFaces')} != {face_ids}",
+                    ),
+                    ("UserStatus" in b, "no UserStatus"),
+                ),
+            )
+            associated = True
+        unknown = str(uuid.uuid4())
+        with step():
+            h.call(
+                "AssociateFaces",
+                {"CollectionId": cid, "UserId": user, "FaceIds": [unknown]},
+                name="unknown face id -> UnsuccessfulFaceAssociations",
+                expect=lambda b: _problems(
+                    (
+                        unknown
+                        in [f.get("FaceId") for f in b.get("UnsuccessfulFaceAssociations") or []],
+                        "the unknown face is not in UnsuccessfulFaceAssociations",
+                    )
+                ),
+            )
+    if associated and h.has("SearchUsers"):
+        with step():
+            h.call(
+                "SearchUsers",
+                {"CollectionId": cid, "FaceId": face_ids[0]},
+                name="by one of the user's faces",
+                expect=lambda b: _problems(
+                    (
+                        user
+                        in [m.get("User", {}).get("UserId") for m in b.get("UserMatches") or []],
+                        f"{user} not in UserMatches",
+                    ),
+                    (
+                        b.get("SearchedFace", {}).get("FaceId") == face_ids[0],
+                        "SearchedFace.FaceId is not the searched face",
+                    ),
+                ),
+            )
+    if associated and h.has("SearchUsersByImage"):
+        with step():
+            h.call(
+                "SearchUsersByImage",
+                {"CollectionId": cid, "Image": {"Bytes": p.face}},
+                name="finds the user",
+                expect=lambda b: _problems(
+                    (
+                        user
+                        in [m.get("User", {}).get("UserId") for m in b.get("UserMatches") or []],
+                        f"{user} not in UserMatches",
+                    ),
+                ),
+            )
+    if h.has("SearchUsersByImage"):
+        h.expect_error(
+            "SearchUsersByImage",
+            {"CollectionId": cid, "Image": {"Bytes": p.no_face}},
+            "InvalidParameterException",
+            name="no face in the image",
+        )
+        image_errors(ctx, "SearchUsersByImage", {"CollectionId": cid})
+    if associated and h.has("DisassociateFaces"):
+        with step():
+            h.call(
+                "DisassociateFaces",
+                {"CollectionId": cid, "UserId": user, "FaceIds": [face_ids[-1]]},
+                name="one of the user's faces",
+                expect=lambda b: _problems(
+                    (
+                        [f.get("FaceId") for f in b.get("DisassociatedFaces") or []]
+                        == [face_ids[-1]],
+                        f"DisassociatedFaces {b.get('DisassociatedFaces')}",
+                    )
+                ),
+            )
+    if h.has("DeleteUser"):
+        with step():
+            h.call("DeleteUser", {"CollectionId": cid, "UserId": user}, name="existing user")
+        h.expect_error(
+            "DeleteUser",
+            {"CollectionId": cid, "UserId": "nobody"},
+            "ResourceNotFoundException",
+            name="user does not exist",
+        )
+
+
+def tags_flow(ctx: Context, arn: str) -> None:
+    h = ctx.h
+    if not arn or not h.has("TagResource"):
+        return
+    with step():
+        h.call(
+            "TagResource",
+            {"ResourceArn": arn, "Tags": {"team": "conformance", "stage": "ci"}},
+            name="two tags",
+        )
+        if h.has("ListTagsForResource"):
+            h.call(
+                "ListTagsForResource",
+                {"ResourceArn": arn},
+                name="lists the tags",
+                expect=lambda b: _problems(
+                    (
+                        b.get("Tags") == {"team": "conformance", "stage": "ci"},
+                        f"Tags {b.get('Tags')}",
+                    )
+                ),
+            )
+        if h.has("UntagResource"):
+            h.call("UntagResource", {"ResourceArn": arn, "TagKeys": ["stage"]}, name="one key")
+            if h.has("ListTagsForResource"):
+                h.call(
+                    "ListTagsForResource",
+                    {"ResourceArn": arn},
+                    name="after UntagResource",
+                    expect=lambda b: _problems(
+                        (b.get("Tags") == {"team": "conformance"}, f"Tags {b.get('Tags')}")
+                    ),
+                )
+
+
+# -- labels, text and the other image operations --------------------------------------------------
+def labels_flow(ctx: Context) -> None:
+    h, p = ctx.h, ctx.photos
+    if h.has("DetectLabels"):
+        with step():
+            h.call(
+                "DetectLabels",
+                {"Image": {"Bytes": p.labels}},
+                name="cat photo",
+                expect=lambda b: _problems(
+                    (bool(b.get("Labels")), "no labels for a photo of a cat"),
+                    (bool(b.get("LabelModelVersion")), "no LabelModelVersion"),
+                ),
+            )
+        with step():
+            h.call(
+                "DetectLabels",
+                {"Image": {"Bytes": p.labels}, "MaxLabels": 2, "MinConfidence": 10},
+                name="MaxLabels 2",
+                expect=lambda b: _problems(
+                    (len(b.get("Labels") or []) <= 2, f"{len(b.get('Labels') or [])} labels")
+                ),
+            )
+        with step():
+            h.call(
+                "DetectLabels",
+                {"Image": {"Bytes": p.labels}, "Features": ["GENERAL_LABELS", "IMAGE_PROPERTIES"]},
+                name="IMAGE_PROPERTIES",
+                expect=lambda b: _problems(("ImageProperties" in b, "no ImageProperties")),
+            )
+        if ctx.s3_ready:
+            with step():
+                h.call("DetectLabels", {"Image": ctx.s3_image("labels.jpg")}, name="Image.S3Object")
+        image_errors(ctx, "DetectLabels", {})
+    if h.has("DetectText"):
+        with step():
+            h.call(
+                "DetectText",
+                {"Image": {"Bytes": p.text}},
+                name="printed page",
+                expect=_text_problems,
+            )
+        with step():
+            h.call(
+                "DetectText",
+                {"Image": {"Bytes": p.text}, "Filters": {"WordFilter": {"MinConfidence": 99.9}}},
+                name="WordFilter",
+            )
+        with step():
+            h.call(
+                "DetectText",
+                {"Image": {"Bytes": p.no_face}},
+                name="photo without text",
+            )
+        image_errors(ctx, "DetectText", {})
+
+
+def _text_problems(body: dict[str, Any]) -> list[str]:
+    detections = body.get("TextDetections") or []
+    lines = {d.get("Id") for d in detections if d.get("Type") == "LINE"}
+    words = [d for d in detections if d.get("Type") == "WORD"]
+    return _problems(
+        (bool(lines), "no LINE detections on a printed page"),
+        (bool(words), "no WORD detections on a printed page"),
+        (all(w.get("ParentId") in lines for w in words), "a WORD's ParentId is not a LINE's Id"),
+        (len(words) <= 100, f"{len(words)} words, AWS returns at most 100"),
+    )
+
+
+def other_image_flow(ctx: Context) -> None:
+    """Image operations with no scenario of their own yet: one valid call and the image errors."""
+    h, p = ctx.h, ctx.photos
+    for operation in (
+        "DetectModerationLabels",
+        "DetectProtectiveEquipment",
+        "RecognizeCelebrities",
+    ):
+        if not h.has(operation):
+            continue
+        with step():
+            h.call(operation, {"Image": {"Bytes": p.face}}, name="astronaut photo")
+        image_errors(ctx, operation, {})
+
+
+FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
+    "faces": (faces_flow, frozenset({"DetectFaces", "CompareFaces"})),
+    "collections": (
+        collections_flow,
+        frozenset(
+            {
+                "CreateCollection",
+                "DeleteCollection",
+                "DescribeCollection",
+                "ListCollections",
+                "IndexFaces",
+                "ListFaces",
+                "DeleteFaces",
+                "SearchFaces",
+                "SearchFacesByImage",
+                "CreateUser",
+                "DeleteUser",
+                "ListUsers",
+                "AssociateFaces",
+                "DisassociateFaces",
+                "SearchUsers",
+                "SearchUsersByImage",
+                "TagResource",
+                "UntagResource",
+                "ListTagsForResource",
+            }
+        ),
+    ),
+    "labels": (labels_flow, frozenset({"DetectLabels", "DetectText"})),
+    "other-images": (
+        other_image_flow,
+        frozenset({"DetectModerationLabels", "DetectProtectiveEquipment", "RecognizeCelebrities"}),
+    ),
+}
+
+
+def covered_by_flows() -> frozenset[str]:
+    out: set[str] = set()
+    for _, ops in FLOWS.values():
+        out |= ops
+    return frozenset(out)
+
+
+def generic_seed(ctx: Context, operation: str) -> dict[str, Any] | None:
+    """A valid-looking request to derive violations from, where the model alone falls short."""
+    if operation in IMAGE_MEMBERS:
+        op = ctx.h.model.operation_model(operation)
+        seed = minimal_input(op.input_shape, ctx.photos.face)
+        for member in IMAGE_MEMBERS[operation]:
+            seed[member] = {"Bytes": ctx.photos.face}
+        return seed
+    return None
