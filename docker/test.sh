@@ -57,12 +57,18 @@ PODMAN=(podman --runtime runc --cgroup-manager=cgroupfs)
 # Docker image format (not OCI) so that the HEALTHCHECK instruction is kept in the image.
 export BUILDAH_FORMAT=docker
 say "building $IMAGE"
+OLD_ID=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 t0=$(now)
 "${PODMAN[@]}" build --isolation=chroot --network=host \
   --volume /etc/ssl/certs:/etc/ssl/certs:ro \
   --build-arg BASE=localhost/python:3.11-slim \
   -f docker/Dockerfile -t "$IMAGE" . || die "image build failed"
 BUILD_SECONDS=$(elapsed "$t0" "$(now)")
+# The image this build replaced would stay behind untagged: drop it (build-stage cache stays).
+NEW_ID=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
+  "${PODMAN[@]}" rmi "$OLD_ID" >/dev/null 2>&1 || true
+fi
 IMAGE_BYTES=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
 IMAGE_MB=$(awk -v b="$IMAGE_BYTES" 'BEGIN { printf "%.0f", b / 1000000 }')
 say "built in ${BUILD_SECONDS} s; image size ${IMAGE_MB} MB"
