@@ -1,0 +1,51 @@
+"""Collections, faces, users and tags: SQLite as the truth, one HNSW index per collection.
+
+Handlers reach the store through `backend(ctx)`, which returns the state of the caller's
+(account, region) only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emulator.store.records import BoundingBox, Collection, Face, Match, NewFace, User, UserMatch
+from emulator.store.service import (
+    FACE_MODEL_VERSION,
+    FaceStore,
+    RegionBackend,
+    collection_arn,
+    collection_not_found,
+)
+
+if TYPE_CHECKING:
+    from emulator.context import RequestContext
+
+SERVICE_KEY = "face-store"
+
+
+def store(ctx: RequestContext) -> FaceStore:
+    """The server's face store (created, and its indexes loaded, on first use)."""
+    return ctx.state.singleton(SERVICE_KEY, lambda: FaceStore(ctx.config.data_dir))
+
+
+def backend(ctx: RequestContext) -> RegionBackend:
+    """The caller's view: collections of its account in its region, nothing else."""
+    return store(ctx).region(ctx.account, ctx.region)
+
+
+__all__ = [
+    "FACE_MODEL_VERSION",
+    "BoundingBox",
+    "Collection",
+    "Face",
+    "FaceStore",
+    "Match",
+    "NewFace",
+    "RegionBackend",
+    "User",
+    "UserMatch",
+    "backend",
+    "collection_arn",
+    "collection_not_found",
+    "store",
+]
