@@ -778,12 +778,19 @@ def users_flow(ctx: Context, cid: str, face_ids: list[str]) -> None:
                 ),
             )
     if h.has("SearchUsersByImage"):
-        h.expect_error(
-            "SearchUsersByImage",
-            {"CollectionId": cid, "Image": {"Bytes": p.no_face}},
-            "InvalidParameterException",
-            name="no face in the image",
-        )
+        # Unlike SearchFacesByImage, AWS documents no error here: "If no valid face is
+        # detected in the image, the response will contain an empty UserMatches list and no
+        # SearchedFace object."
+        with step():
+            h.call(
+                "SearchUsersByImage",
+                {"CollectionId": cid, "Image": {"Bytes": p.no_face}},
+                name="no face -> empty UserMatches, no SearchedFace",
+                expect=lambda b: _problems(
+                    (not b.get("UserMatches"), "UserMatches for a photo without faces"),
+                    ("SearchedFace" not in b, "a SearchedFace in a photo without faces"),
+                ),
+            )
         image_errors(ctx, "SearchUsersByImage", {"CollectionId": cid})
     if associated and h.has("DisassociateFaces"):
         with step():
