@@ -118,6 +118,8 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
             capture_output=True,
             text=True,
             timeout=300,
+            # The SDK warns on stderr about node versions it will drop later; not our concern.
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
     finally:
         os.unlink(config_path)
