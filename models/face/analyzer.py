@@ -259,7 +259,8 @@ class FaceAnalyzer:
         return EmotionModel(self._session("emotion")).predict(rgb, [(box, roll)])[0]
 
     def run_embedding(self, rgb: np.ndarray, points5: np.ndarray) -> np.ndarray:
-        return FaceEmbedder(self._session("sface")).embed([aligned_crop(rgb, points5)])[0]
+        with self._shared("sface", FaceEmbedder).use() as embedder:
+            return embedder.embed([aligned_crop(rgb, points5)])[0]
 
     def warm(self, *, full: bool = True) -> None:
         """Load the models now (server start) instead of on the first request."""
