@@ -9,6 +9,8 @@ Inputs (read-only):
 
 Outputs (committed, read at run time by handlers/labels.py):
   - handlers/data/imagenet_labels.tsv: index, wnid, imagenet name, Rekognition label, source;
+  - handlers/data/coco_labels.tsv: the 80 COCO detector classes, the same way;
+  - handlers/data/css_colors.tsv: the 147 CSS3 colour names that DominantColors snap to;
   - handlers/data/labels.tsv: every label the emulator can answer with, its Parents (all
     ancestors, sorted as AWS sorts them), Aliases, Categories and whether AWS gives it boxes.
 
@@ -31,6 +33,8 @@ DATA = REPO / "handlers" / "data"
 OVERRIDES = DATA / "label_overrides.tsv"
 OUT_CLASSES = DATA / "imagenet_labels.tsv"
 OUT_LABELS = DATA / "labels.tsv"
+OUT_COCO = DATA / "coco_labels.tsv"
+OUT_CSS = DATA / "css_colors.tsv"
 # Labels the emulator answers from other models than the classifier.
 EXTRA_LABELS = ["Person"]
 
@@ -45,7 +49,7 @@ def _split(value: str | None) -> list[str]:
     return [v for v in (value or "").split("|") if v]
 
 
-def build(taxonomy: Path) -> tuple[str, str]:
+def build(taxonomy: Path) -> tuple[str, str, str]:
     labels = {r["label"]: r for r in _rows(taxonomy / "rekognition_labels.tsv")}
     lower = {name.lower(): name for name in labels}
     observed = {
@@ -57,12 +61,18 @@ def build(taxonomy: Path) -> tuple[str, str]:
         r["wnid"]: r["chain"].split(" > ") for r in _rows(taxonomy / "imagenet_hypernyms.tsv")
     }
 
+    coco = {
+        int(r["coco_index"]): r for r in _rows(taxonomy / "coco80_to_rekognition_automatch.tsv")
+    }
+    coco_fix: dict[int, str] = {}
     class_fix: dict[int, str] = {}
     direct: dict[str, list[str]] = {}
     for r in _rows(OVERRIDES):
         kind, key, value = r["kind"], r["key"], (r.get("value") or "").strip()
         if kind == "class":
             class_fix[int(key)] = value
+        elif kind == "coco":
+            coco_fix[int(key)] = value
         elif kind == "parents":
             direct[key] = _split(value)
         else:
@@ -110,7 +120,18 @@ def build(taxonomy: Path) -> tuple[str, str]:
                 found |= {p} | ancestors(p, seen + (name,))
         return found
 
-    used: set[str] = set(EXTRA_LABELS)
+    coco_rows = []
+    for index in range(80):
+        row = coco[index]
+        if index in coco_fix:
+            label, source = coco_fix[index], "reviewed"
+        else:
+            label, source = row["match_label"] or "-", "draft"
+        if label != "-":
+            known(label, f"COCO class {index} {row['coco_name']}")
+        coco_rows.append((index, row["coco_name"], label, source))
+
+    used: set[str] = set(EXTRA_LABELS) | {r[2] for r in coco_rows if r[2] != "-"}
     for *_, label in (r[:4] for r in class_rows):
         if label != "-":
             used.add(label)
@@ -135,7 +156,13 @@ def build(taxonomy: Path) -> tuple[str, str]:
                 ]
             )
         )
-    return "\n".join(out_classes) + "\n", "\n".join(out_labels) + "\n"
+    out_coco = ["index\tcoco_name\tlabel\tsource"]
+    out_coco += [f"{i}\t{n}\t{lab}\t{s}" for i, n, lab, s in coco_rows]
+    return (
+        "\n".join(out_classes) + "\n",
+        "\n".join(out_labels) + "\n",
+        "\n".join(out_coco) + "\n",
+    )
 
 
 def main() -> int:
@@ -143,14 +170,22 @@ def main() -> int:
     ap.add_argument("--taxonomy", type=Path, default=REPO.parent / "shared/design/taxonomy")
     ap.add_argument("--check", action="store_true", help="fail if the committed files differ")
     args = ap.parse_args()
-    classes, labels = build(args.taxonomy)
+    classes, labels, coco = build(args.taxonomy)
+    css = (args.taxonomy / "css_color_names.tsv").read_text(encoding="utf-8")
     if args.check:
-        same = OUT_CLASSES.read_text() == classes and OUT_LABELS.read_text() == labels
+        same = (
+            OUT_CLASSES.read_text() == classes
+            and OUT_LABELS.read_text() == labels
+            and OUT_COCO.read_text() == coco
+            and OUT_CSS.read_text() == css
+        )
         print("up to date" if same else "handlers/data is stale: run scripts/build_label_map.py")
         return 0 if same else 1
     OUT_CLASSES.write_text(classes)
     OUT_LABELS.write_text(labels)
-    print(f"wrote {OUT_CLASSES.relative_to(REPO)} and {OUT_LABELS.relative_to(REPO)}")
+    OUT_COCO.write_text(coco)
+    OUT_CSS.write_text(css)
+    print("wrote", ", ".join(p.name for p in (OUT_CLASSES, OUT_LABELS, OUT_COCO, OUT_CSS)))
     return 0
 
 

@@ -1,0 +1,77 @@
+"""EfficientNet-Lite0 ImageNet classifier on onnxruntime.
+
+The model sees 224x224 pixels. A photo usually holds several things and a single-label
+classifier spreads its probability over them, so the image is looked at through a few views:
+the whole frame (squashed, nothing cut off), the centre square, and, on request, the
+overlapping two-thirds windows along the long side (DetectLabels leaves those out: the COCO
+detector covers the small things at the sides, and each view costs a classifier run). Each view gives its own 1000-way distribution;
+the caller decides how to combine them (DetectLabels takes, per label, the best view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.convert.efficientnet_lite import INPUT_MEAN, INPUT_SIZE, INPUT_STD
+
+MODEL_NAME = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class ViewScores:
+    """Per-view class probabilities: views x 1000, with the view boxes (x0, y0, x1, y1, px)."""
+
+    probs: np.ndarray
+    boxes: list[tuple[int, int, int, int]]
+
+
+def _views(h: int, w: int, halves: bool) -> list[tuple[int, int, int, int]]:
+    boxes = [(0, 0, w, h)]
+    s = min(h, w)
+    if max(h, w) > 1.15 * s:  # a square photo's centre crop is the whole photo again
+        boxes.append(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    if halves:
+        # Two overlapping 2/3 windows along the long side: small subjects at the sides of a
+        # wide scene get twice the pixels.
+        if w >= h:
+            cw = (2 * w) // 3
+            boxes += [(0, 0, cw, h), (w - cw, 0, w, h)]
+        else:
+            ch = (2 * h) // 3
+            boxes += [(0, 0, w, ch), (0, h - ch, w, h)]
+    return boxes
+
+
+class ImageClassifier:
+    """`classify(rgb)` -> ViewScores. `session_factory` returns an onnxruntime session."""
+
+    def __init__(self, session_factory: Callable[[], object]) -> None:
+        self._session_factory = session_factory
+
+    @staticmethod
+    def preprocess(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        batch = np.empty((len(boxes), 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+        for i, (x0, y0, x1, y1) in enumerate(boxes):
+            crop = rgb[y0:y1, x0:x1]
+            # INTER_AREA when shrinking keeps fine texture (fur, text) from aliasing.
+            interp = cv2.INTER_AREA if min(crop.shape[:2]) > INPUT_SIZE else cv2.INTER_LINEAR
+            small = cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=interp)
+            batch[i] = ((small.astype(np.float32) - INPUT_MEAN) / INPUT_STD).transpose(2, 0, 1)
+        return batch
+
+    def classify(self, rgb: np.ndarray, *, halves: bool = False) -> ViewScores:
+        h, w = rgb.shape[:2]
+        boxes = _views(h, w, halves)
+        session = self._session_factory()
+        probs = session.run(None, {"input": self.preprocess(rgb, boxes)})[0]
+        return ViewScores(probs.astype(np.float64), boxes)
+
+
+def default_classifier() -> ImageClassifier:
+    from models.runtime import onnx_session
+
+    return ImageClassifier(lambda: onnx_session(MODEL_NAME))
