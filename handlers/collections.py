@@ -87,7 +87,11 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if user_id is not None:
             entry["UserId"] = user_id
         unsuccessful.append(entry)
-    return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
+    result: dict[str, Any] = {"UnsuccessfulFaceDeletions": unsuccessful}
+    if deleted:
+        # The model's FaceIdList has at least one element: with nothing deleted, AWS omits it.
+        result["DeletedFaces"] = deleted
+    return result
 
 
 @operation("SearchFaces")
