@@ -143,6 +143,17 @@ def generic_errors(ctx: Context, operation: str, seed: dict[str, Any] | None = N
 def image_errors(ctx: Context, operation: str, seed: dict[str, Any]) -> None:
     """The documented image errors, on each image member of an otherwise valid request."""
     h = ctx.h
+    first = IMAGE_MEMBERS[operation][0]
+    # 5 MB + 1 bytes reach the server (clients check no blob length); AWS answers the model's
+    # length limit on Image.Bytes as a ValidationException naming 'image.bytes'.
+    oversized = ctx.photos.face + bytes(5 * 1024 * 1024 + 1 - len(ctx.photos.face))
+    h.expect_error(
+        operation,
+        {**seed, first: {"Bytes": oversized}},
+        "ValidationException",
+        name=f"{first}.Bytes of 5 MB + 1 byte",
+        message_contains=f"at '{first[:1].lower() + first[1:]}.bytes'",
+    )
     for member in IMAGE_MEMBERS[operation]:
 
         def with_image(image: dict[str, Any], member: str = member) -> dict[str, Any]:
