@@ -269,6 +269,18 @@ def faces_flow(ctx: Context) -> None:
         with step():
             h.call(
                 "DetectFaces",
+                {"Image": {"Bytes": p.face}, "Attributes": ["EMOTIONS", "AGE_RANGE"]},
+                name="one face, EMOTIONS and AGE_RANGE",
+                expect=lambda b: _problems(
+                    (
+                        all({"Emotions", "AgeRange"} <= set(f) for f in _face_details(b)),
+                        "the requested Emotions and AgeRange are missing",
+                    )
+                ),
+            )
+        with step():
+            h.call(
+                "DetectFaces",
                 {"Image": {"Bytes": p.no_face}},
                 name="no face -> empty FaceDetails",
                 expect=lambda b: _problems(
@@ -893,6 +905,21 @@ def labels_flow(ctx: Context) -> None:
                 name="IMAGE_PROPERTIES",
                 expect=lambda b: _problems(("ImageProperties" in b, "no ImageProperties")),
             )
+        with step():
+            h.call(
+                "DetectLabels",
+                {
+                    "Image": {"Bytes": p.labels},
+                    "Settings": {
+                        "GeneralLabels": {
+                            "LabelCategoryExclusionFilters": ["Vehicles and Automotive"]
+                        },
+                        "ImageProperties": {"MaxDominantColors": 3},
+                    },
+                    "Features": ["GENERAL_LABELS", "IMAGE_PROPERTIES"],
+                },
+                name="Settings: category exclusion, 3 dominant colours",
+            )
         if ctx.s3_ready:
             with step():
                 h.call("DetectLabels", {"Image": ctx.s3_image("labels.jpg")}, name="Image.S3Object")
@@ -910,6 +937,19 @@ def labels_flow(ctx: Context) -> None:
                 "DetectText",
                 {"Image": {"Bytes": p.text}, "Filters": {"WordFilter": {"MinConfidence": 99.9}}},
                 name="WordFilter",
+            )
+        with step():
+            h.call(
+                "DetectText",
+                {
+                    "Image": {"Bytes": p.text},
+                    "Filters": {
+                        "RegionsOfInterest": [
+                            {"BoundingBox": {"Left": 0.0, "Top": 0.0, "Width": 1.0, "Height": 0.5}}
+                        ]
+                    },
+                },
+                name="RegionsOfInterest: the top half",
             )
         with step():
             h.call(
