@@ -10,7 +10,7 @@ SearchFacesByImage, ...): turn the face analyzer's results into Rekognition's sh
     fc.bounding_box(face, image)                          # {"Width", "Height", "Left", "Top"}
     fc.similarity(cosine)                                 # calibrated 0..100
     fc.face_similarity(face_a, face_b)                    # the same, from two faces
-    fc.quality_filter_reasons(face, image, "AUTO")        # ["LOW_SHARPNESS", ...] or []
+    fc.quality_filter_reasons(face, "AUTO")               # ["LOW_SHARPNESS", ...] or []
 
 Every value is computed once per face (the analyzer caches per face), so building a FaceDetail
 and then filtering by quality does not run a model twice.

@@ -440,3 +440,18 @@ def test_testdata_lookup_is_explicit():
     # a reason when it is absent; this keeps that contract visible.
     path = find_testdata()
     assert path is None or (path / "MANIFEST.tsv").exists()
+
+
+# --- quality filter ------------------------------------------------------------------------
+
+
+def test_quality_filter_passes_a_clear_face_and_names_what_is_wrong(analyzer, astronaut_face):
+    for level in ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH"):
+        assert fc.quality_filter_reasons(astronaut_face, level) == [], level
+    blurred = analyzer.detect(cv2.GaussianBlur(skimage.data.astronaut(), (0, 0), 4))[0]
+    assert "LOW_SHARPNESS" in fc.quality_filter_reasons(blurred, "HIGH")
+    dark = analyzer.detect((skimage.data.astronaut() * 0.12).astype(np.uint8))
+    assert dark and "LOW_BRIGHTNESS" in fc.quality_filter_reasons(dark[0], "HIGH")
+    small = cv2.resize(skimage.data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
+    tiny = analyzer.detect(small)
+    assert tiny and "SMALL_BOUNDING_BOX" in fc.quality_filter_reasons(tiny[0], "HIGH")
