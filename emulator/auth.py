@@ -26,6 +26,7 @@ _AUTH_RE = re.compile(
     r"Signature=(?P<signature>[0-9a-f]+)"
 )
 MAX_SKEW = dt.timedelta(minutes=5)
+SERVICE = "rekognition"
 SIGV4_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
@@ -88,6 +89,11 @@ def identify(
     if secret is None:
         raise errors.UnrecognizedClientException(
             "The security token included in the request is invalid."
+        )
+    if caller.service != SERVICE:
+        # A client set up with another signing name would be refused by AWS, so here too.
+        raise errors.InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{SERVICE}'. "
         )
     _check_timestamp(headers, now or dt.datetime.now(dt.UTC))
     _check_signature(caller, secret, method, url, headers, body)
