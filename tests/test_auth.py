@@ -66,6 +66,7 @@ def signed(
     operation: str = "ListCollections",
     when: dt.datetime | None = None,
     extra: dict[str, str] | None = None,
+    service: str = "rekognition",
 ) -> dict[str, str]:
     """Headers of a request signed with botocore's SigV4Auth (optionally at another time)."""
     request = AWSRequest(
@@ -78,7 +79,7 @@ def signed(
             **(extra or {}),
         },
     )
-    signer = SigV4Auth(Credentials(key, secret), "rekognition", region)
+    signer = SigV4Auth(Credentials(key, secret), service, region)
     now = (when or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     with mock.patch("botocore.auth.get_current_datetime", return_value=now):
         signer.add_auth(request)
@@ -236,6 +237,13 @@ def test_region_changed_after_signing(strict):
     headers = signed(strict, region="us-west-2")
     headers["Authorization"] = headers["Authorization"].replace("/us-west-2/", "/us-east-1/")
     expect(call(strict, None, raw=b"{}", headers=headers), "InvalidSignatureException")
+
+
+def test_signature_for_another_service(strict):
+    # Valid SigV4, but scoped to S3: AWS refuses it, so does the emulator.
+    headers = signed(strict, service="s3")
+    message = expect(call(strict, None, raw=b"{}", headers=headers), "InvalidSignatureException")
+    assert "rekognition" in message
 
 
 def test_declared_payload_hash_must_match(strict):
