@@ -6,6 +6,7 @@ SearchFacesByImage, ...): turn the face analyzer's results into Rekognition's sh
     faces = fc.detect_faces(image)                        # DecodedImage -> [Face], largest first
     wanted = fc.parse_attributes(params.get("Attributes"))  # DEFAULT / ALL / a list
     fc.face_detail(face, image, wanted)                   # one FaceDetail dict
+    fc.face_details(faces, image, wanted)                 # many, networks batched
     fc.compared_face(face, image)                         # ComparedFace (CompareFaces, Search)
     fc.bounding_box(face, image)                          # {"Width", "Height", "Left", "Top"}
     fc.similarity(cosine)                                 # calibrated 0..100
@@ -260,6 +261,21 @@ def face_detail(
     for member in wanted.members:
         parts[member] = _MEMBER_BUILDERS[member](face)
     return {k: parts[k] for k in FACE_DETAIL_ORDER if k in parts}
+
+
+def face_details(
+    faces: list[Face], image: DecodedImage, wanted: AttributeRequest | Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """FaceDetails of several faces of one image, with the networks batched across faces."""
+    if not isinstance(wanted, AttributeRequest):
+        wanted = parse_attributes(wanted)
+    if len(faces) > 1:
+        default_analyzer().prefetch(
+            faces,
+            age_gender=bool(wanted.members & {"AgeRange", "Gender"}),
+            expression=bool(wanted.members & {"Emotions", "Smile"}),
+        )
+    return [face_detail(face, image, wanted) for face in faces]
 
 
 def compared_face(face: Face, image: DecodedImage) -> dict[str, Any]:

@@ -19,7 +19,7 @@ def detect_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     image = load_image(ctx, params.get("Image"))
     wanted = fc.parse_attributes(params.get("Attributes"))
     faces = fc.detect_faces(image, max_faces=MAX_FACES)
-    return {"FaceDetails": [fc.face_detail(face, image, wanted) for face in faces]}
+    return {"FaceDetails": fc.face_details(faces, image, wanted)}
 
 
 @operation("CompareFaces")

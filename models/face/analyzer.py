@@ -262,6 +262,33 @@ class FaceAnalyzer:
         with self._shared("sface", FaceEmbedder).use() as embedder:
             return embedder.embed([aligned_crop(rgb, points5)])[0]
 
+    def prefetch(
+        self, faces: list[Face], *, age_gender: bool = False, expression: bool = False
+    ) -> None:
+        """Run the age/gender and expression networks for many faces in one batch each.
+
+        Fills each face's cached value, so a later `face.age_gender` costs nothing; one
+        batched run of N faces is much cheaper than N runs of one.
+        """
+        by_image: dict[int, list[Face]] = {}
+        for face in faces:
+            by_image.setdefault(id(face._rgb), []).append(face)
+        for group in by_image.values():
+            rgb = group[0]._rgb
+            todo = [f for f in group if age_gender and "age_gender" not in f.__dict__]
+            if todo:
+                model = AgeGenderModel(self._session("age"), self._session("gender"))
+                for face, result in zip(
+                    todo, model.predict(rgb, [f.mesh.points for f in todo]), strict=True
+                ):
+                    face.__dict__["age_gender"] = result
+            todo = [f for f in group if expression and "expression" not in f.__dict__]
+            if todo:
+                model = EmotionModel(self._session("emotion"))
+                results = model.predict(rgb, [(f.box, f.roll_hint) for f in todo])
+                for face, result in zip(todo, results, strict=True):
+                    face.__dict__["expression"] = result
+
     def warm(self, *, full: bool = True) -> None:
         """Load the models now (server start) instead of on the first request."""
         probe = np.full((160, 160, 3), 128, dtype=np.uint8)
