@@ -336,3 +336,21 @@ def test_wire_keeps_serving_after_bad_images(probe):
     for data in (b"x", GIF, png_header_only(60_000, 60_000), b"\xff\xd8\xff" + b"\xff" * 5000):
         assert detect(probe.endpoint, data).status == 400
     assert detect(probe.endpoint, png(Image.new("RGB", (100, 100)))).status == 200
+
+
+def test_implemented_image_operations_share_the_limits(endpoint):
+    """The real handlers (whichever exist yet) answer bad images as load_image does."""
+    implemented = call(endpoint, None, method="GET", path="/_emulator/health").json[
+        "operations_implemented"
+    ]
+    ops = [op for op in ("DetectFaces", "DetectLabels", "DetectText") if op in implemented]
+    if not ops:
+        pytest.skip("no image operation is implemented yet")
+    for op in ops:
+        for data, code in [
+            (gif_real(), "InvalidImageFormatException"),
+            (png(Image.new("RGB", (79, 100))), "InvalidParameterException"),
+            (png_header_only(50_000, 50_000), "ImageTooLargeException"),
+        ]:
+            reply = call(endpoint, op, {"Image": {"Bytes": base64.b64encode(data).decode()}})
+            assert_error_reply(reply, 400, code)

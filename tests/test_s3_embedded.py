@@ -270,3 +270,24 @@ def test_embedded_s3_in_process(tmp_path):
         assert restored.get_object("123456789012", "inproc", "k", None) == b"data"
     finally:
         s3_backends["123456789012"]["global"].reset()
+
+
+# -- the real image operations take the same path -----------------------------------------
+def test_implemented_image_operations_read_s3(endpoint):
+    implemented = call(endpoint, None, method="GET", path="/_emulator/health").json[
+        "operations_implemented"
+    ]
+    ops = [op for op in ("DetectFaces", "DetectLabels", "DetectText") if op in implemented]
+    if not ops:
+        pytest.skip("no image operation is implemented yet")
+    s3 = make_client("s3", endpoint)  # the session server's (this module's `s3` is the probe's)
+    s3.create_bucket(Bucket="shell-s3-errors")
+    s3.put_object(Bucket="shell-s3-errors", Key="text", Body=b"not an image")
+    for op in ops:
+        for bucket, name, code in [
+            ("shell-s3-no-such-bucket", "k.png", "InvalidS3ObjectException"),
+            ("shell-s3-errors", "missing.png", "InvalidS3ObjectException"),
+            ("shell-s3-errors", "text", "InvalidImageFormatException"),
+        ]:
+            reply = call(endpoint, op, s3_image(bucket, name))
+            assert_error_reply(reply, 400, code)
