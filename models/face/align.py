@@ -85,19 +85,26 @@ def warp(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int]) -> np.nd
     """
     w, h = (size, size) if isinstance(size, int) else size
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    if scale < 0.5:
-        # Downscale the whole image by an integer-ish factor first, then warp the rest.
-        f = max(1, int(1.0 / scale / 1.5))
-        if f > 1:
+    f = max(1, int(1.0 / scale / 1.5)) if scale > 0 else 1
+    if f > 1:
+        # Shrink by an integer factor first (area averaging), then warp the rest. Only the
+        # part of the image the crop reads is shrunk: the whole photo would cost far more.
+        corners = apply(invert(m), np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64))
+        x0 = int(np.clip(np.floor(corners[:, 0].min()) - 2 * f, 0, image.shape[1]))
+        y0 = int(np.clip(np.floor(corners[:, 1].min()) - 2 * f, 0, image.shape[0]))
+        x1 = int(np.clip(np.ceil(corners[:, 0].max()) + 2 * f, 0, image.shape[1]))
+        y1 = int(np.clip(np.ceil(corners[:, 1].max()) + 2 * f, 0, image.shape[0]))
+        if x1 - x0 >= f and y1 - y0 >= f:
+            region = image[y0:y1, x0:x1]
             small = cv2.resize(
-                image,
-                (max(1, image.shape[1] // f), max(1, image.shape[0] // f)),
+                region,
+                (max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)),
                 interpolation=cv2.INTER_AREA,
             )
-            sx = image.shape[1] / small.shape[1]
-            sy = image.shape[0] / small.shape[0]
-            # Points in `small` are image points divided by (sx, sy); fold that into m.
-            m = m @ np.array([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], dtype=np.float64)
+            sx = (x1 - x0) / small.shape[1]
+            sy = (y1 - y0) / small.shape[0]
+            # A point of `small` is image point (x0 + sx * u, y0 + sy * v); fold that into m.
+            m = m @ np.array([[sx, 0, x0], [0, sy, y0], [0, 0, 1]], dtype=np.float64)
             image = small
     return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
