@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS faces (
     created_at REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS faces_by_face_id ON faces (collection_pk, face_id);
+-- A collection's faces in label order (an index on collection_pk holds the rowid sorted):
+-- ListFaces pages, index rebuilds and catch-ups walk it.
+CREATE INDEX IF NOT EXISTS faces_by_collection ON faces (collection_pk);
 CREATE INDEX IF NOT EXISTS faces_by_user ON faces (user_pk) WHERE user_pk IS NOT NULL;
 CREATE TABLE IF NOT EXISTS users (
     pk INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -497,11 +497,14 @@ class FaceStore:
             cached = self._user_matrices.get(pk)
         if cached is not None and cached[0] == version:
             return cached[1]
+        # Driven by the users of the collection (the partial index on faces.user_pk), so a
+        # big collection with few users is not scanned.
         rows = (
             self.db.reader()
             .execute(
-                "SELECT user_pk, label, embedding FROM faces "
-                "WHERE collection_pk = ? AND user_pk IS NOT NULL ORDER BY user_pk, label",
+                "SELECT f.user_pk, f.label, f.embedding FROM users u "
+                "JOIN faces f ON f.user_pk = u.pk WHERE u.collection_pk = ? "
+                "ORDER BY f.user_pk, f.label",
                 (pk,),
             )
             .fetchall()
@@ -783,14 +786,25 @@ class RegionBackend:
             where = ["f.collection_pk = ?", "f.label > ?"]
             args: list[Any] = [collection.pk, after]
             if user_id is not None:
-                where.append("u.user_id = ?")
-                args.append(user_id)
+                # By the user's pk, so that SQLite walks that user's faces, not the collection.
+                user = conn.execute(
+                    "SELECT pk FROM users WHERE collection_pk = ? AND user_id = ?",
+                    (collection.pk, user_id),
+                ).fetchone()
+                where.append("f.user_pk = ?")
+                args.append(user[0] if user else -1)
             if face_ids:
                 ids = _dedupe(face_ids)
                 where.append(f"f.face_id IN ({','.join('?' * len(ids))})")
                 args.extend(ids)
+            # With FaceIds, look each id up rather than walk the whole collection in label order.
+            source = (
+                "faces f INDEXED BY faces_by_face_id LEFT JOIN users u ON u.pk = f.user_pk"
+                if face_ids
+                else _FACE_FROM
+            )
             rows = conn.execute(
-                f"SELECT {_FACE_COLUMNS} FROM {_FACE_FROM} WHERE {' AND '.join(where)} "
+                f"SELECT {_FACE_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "
                 "ORDER BY f.label LIMIT ?",
                 (*args, limit + 1),
             ).fetchall()
@@ -909,8 +923,9 @@ class RegionBackend:
         for part in _chunks(list(labels)):
             for row in conn.execute(
                 f"SELECT {_FACE_COLUMNS} FROM {_FACE_FROM} "
-                f"WHERE f.collection_pk = ? AND f.label IN ({','.join('?' * len(part))})",
-                (pk, *part),
+                # "+" keeps SQLite from scanning the collection's index: look the labels up.
+                f"WHERE f.label IN ({','.join('?' * len(part))}) AND +f.collection_pk = ?",
+                (*part, pk),
             ):
                 found[row[0]] = _face(row)
         return found
