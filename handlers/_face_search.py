@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,7 +66,7 @@ def similarities(cosines: Sequence[float]) -> list[float]:
     return [float(s) for s in similarity_array(np.asarray(cosines, dtype=np.float64))]
 
 
-@cache
+@lru_cache(maxsize=4096)
 def cosine_for(threshold: float) -> float:
     """The smallest cosine whose Similarity reaches `threshold` (the mapping is monotonic).
 

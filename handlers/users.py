@@ -108,9 +108,9 @@ def search_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if face_id is not None:
         collection, face, vector = store.face_vector(params["CollectionId"], face_id)
-        matches = store.search_users(
-            collection, vector[None, :], max_users, min_cosine, exclude_label=face.label
-        )
+        # Unlike SearchFaces, the face's own user is a match: a user stands for all its faces,
+        # this one included (the question asked is "whose face is this?").
+        matches = store.search_users(collection, vector[None, :], max_users, min_cosine)
         result["SearchedFace"] = {"FaceId": face.face_id}
     else:
         collection, user, vectors = store.user_vectors(params["CollectionId"], user_id)

@@ -239,6 +239,8 @@ def test_search_users_by_face_and_by_user(rek, faces):
         assert [m["User"]["UserId"] for m in everyone][:2] == [obama, biden]
         sims = [m["Similarity"] for m in everyone]
         assert sims == sorted(sims, reverse=True)
+        own = rek.search_users(CollectionId=cid, FaceId=ids["Barack_Obama.0"])["UserMatches"]
+        assert [m["User"]["UserId"] for m in own] == [obama]  # the face's own user
         by_user = rek.search_users(CollectionId=cid, UserId=biden, UserMatchThreshold=0)
         assert by_user["SearchedUser"] == {"UserId": biden}
         assert [m["User"]["UserId"] for m in by_user["UserMatches"]][0] == obama
