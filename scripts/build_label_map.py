@@ -140,6 +140,13 @@ def build(taxonomy: Path) -> tuple[str, str, str]:
         for p in parents:
             closure.setdefault(p, ancestors(p))
 
+    # Observed ancestor lists are the truth: a hub's parents must not contradict them.
+    for name, parents in closure.items():
+        for p in parents:
+            extra = closure[p] - parents
+            if extra:
+                raise SystemExit(f"{name} -> {p}: {sorted(extra)} not among {name}'s ancestors")
+
     out_classes = ["index\twnid\timagenet_name\tlabel\tsource"]
     out_classes += [f"{i}\t{w}\t{n}\t{lab}\t{s}" for i, w, n, lab, s in class_rows]
     out_labels = ["label\tparents\taliases\tcategories\tbounding_box"]
