@@ -160,15 +160,20 @@ def discover(h: Harness, operations: list[str]) -> tuple[set[str], str]:
     report = health(h.endpoint)
     if report and isinstance(report.get("operations_implemented"), list):
         return set(report["operations_implemented"]) & set(operations), "/_emulator/health"
+    from botocore.exceptions import ClientError
+
     found = set()
     for op in operations:
+        # An empty request: any answer but NotImplementedException means the server knows the
+        # operation, and an invalid request has no side effect on a server not our own.
         try:
             getattr(h.unchecked, _method(op))()
             found.add(op)
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code != "NotImplementedException":
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NotImplementedException":
                 found.add(op)
+        except Exception as exc:  # no HTTP answer at all: nothing to check
+            raise RuntimeError(f"cannot reach {h.endpoint}: {type(exc).__name__}: {exc}") from None
     return found, "probing each operation (no /_emulator/health)"
 
 
