@@ -101,8 +101,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=60000")
-    # 64 MB of page cache per connection keeps listings of big collections off the disk.
-    conn.execute("PRAGMA cache_size=-65536")
     return conn
 
 
@@ -111,6 +109,8 @@ class Database:
         self.path = path
         self._write_lock = threading.RLock()
         self._writer = _connect(path)
+        # The writer walks whole collections (rebuilds, catch-ups): 32 MB of page cache.
+        self._writer.execute("PRAGMA cache_size=-32768")
         self._writer.executescript(_SCHEMA)
         self._writer.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -145,6 +145,8 @@ class Database:
         if conn is None:
             conn = _connect(self.path)
             conn.execute("PRAGMA query_only=ON")
+            # One reader per server thread (up to 40): keep each one's page cache small (8 MB).
+            conn.execute("PRAGMA cache_size=-8192")
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
