@@ -113,8 +113,10 @@ def load_photos() -> Photos:
             photos.source["group"] = f"testdata {group.relative_to(shared)}"
         phototest = shared / "text" / "tesseract__phototest.png"
         if phototest.is_file():
-            photos.text = _png(_shrink(_read_rgb(phototest), 640))
-            photos.source["text"] = f"testdata {phototest.relative_to(shared)}"
+            page = _read_rgb(phototest)
+            # The top half (three lines of 12 pt text) is enough to read and half the OCR time.
+            photos.text = _png(np.ascontiguousarray(page[: page.shape[0] // 2]))
+            photos.source["text"] = f"testdata {phototest.relative_to(shared)}, top half"
     return photos
 
 
