@@ -258,6 +258,9 @@ class Harness:
             want_status = 501
         if raw.status != want_status:
             problems.append(f"HTTP status {raw.status} for {got}, expected {want_status}")
+        ctype = raw.headers.get("content-type", "")
+        if not ctype.startswith(CONTENT_TYPE):
+            problems.append(f"Content-Type {ctype!r} on an error, expected {CONTENT_TYPE}")
         header = raw.headers.get("x-amzn-errortype", "")
         if header.split(":", 1)[0] != got:
             problems.append(f"x-amzn-ErrorType header {header!r}, expected {got!r}")
