@@ -41,8 +41,28 @@ class Taxonomy:
     coco: tuple[str | None, ...]  # COCO-80 detector class -> label (None: not answered)
 
     def scores(self, probs: np.ndarray) -> np.ndarray:
-        """Label probabilities (len(names),) or (views, len(names)) from class probabilities."""
-        return probs @ self.membership.T
+        """Label probabilities (views, len(names)) from class probabilities (views, 1000).
+
+        A gather and a segmented sum rather than a matrix product: the product goes through
+        BLAS, whose threads fight onnxruntime's for the 2 cores (5-80 ms measured vs < 1 ms).
+        """
+        cols, starts, empty = self._segments()
+        probs = np.atleast_2d(probs)
+        # A zero column at index 1000 closes the last segment (reduceat needs start < len).
+        padded = np.concatenate([probs, np.zeros((len(probs), 1))], axis=1)
+        out = np.add.reduceat(padded[:, cols], starts, axis=1)
+        out[:, empty] = 0.0  # reduceat returns the start element for an empty segment
+        return out
+
+    def _segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cached = getattr(self, "_seg", None)
+        if cached is None:
+            rows, cols = np.nonzero(self.membership)  # row-major: grouped by label
+            starts = np.searchsorted(rows, np.arange(len(self.names)))
+            empty = np.diff(np.append(starts, len(cols))) == 0
+            cached = (np.append(cols, 1000), starts, empty)
+            object.__setattr__(self, "_seg", cached)
+        return cached
 
     def info(self, name: str) -> LabelInfo:
         return self.labels[name]

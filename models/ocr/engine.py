@@ -33,7 +33,7 @@ CLS_SHAPE = (48, 192)
 CLS_THRESHOLD = 0.9
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
-BATCH = 6
+BATCH = 16  # lines per recognition run: fewer, larger runs are cheaper per line
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""Latency of DetectLabels and DetectText through boto3 against a live server.
+
+    .venv/bin/python tests/bench/bench_labels_text.py [--runs 20]
+
+Prints the cold starts (the first DetectLabels and the first DetectText after the server
+starts, model loading included) and then p50 / p95 in milliseconds for:
+- DetectLabels GENERAL_LABELS and GENERAL_LABELS + IMAGE_PROPERTIES on a 640x480 photo
+  (COCO8 000000000009.jpg when ../shared/testdata is present, else scikit-image's coffee
+  scaled to 640x480);
+- DetectText on the tesseract test page (640x480), else scikit-image's page.
+Goals (issue 6, 2-core machine): DetectLabels p50 <= 60 ms, <= 120 ms with IMAGE_PROPERTIES;
+DetectText on the tesseract page p50 <= 1.5 s. The COCO detector is used when its model is
+available (model store, or REKOGNITION_EMULATOR_NANODET_ONNX): say which in your figures.
+Not collected by pytest (tests/bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import cv2
+import numpy as np
+import skimage.data
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from emulator.testing import EmulatorProcess  # noqa: E402
+
+
+def encode(rgb: np.ndarray, ext: str = ".jpg") -> bytes:
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return buf.tobytes()
+
+
+def testdata() -> Path | None:
+    root = Path(os.environ.get("REKOGNITION_TESTDATA") or REPO.parent / "shared" / "testdata")
+    return root if root.is_dir() else None
+
+
+def photo_640x480() -> tuple[str, bytes]:
+    root = testdata()
+    if root and (root / "objects/coco8/000000000009.jpg").exists():
+        return "COCO8 000000000009 640x480", (root / "objects/coco8/000000000009.jpg").read_bytes()
+    img = cv2.resize(skimage.data.coffee(), (640, 480), interpolation=cv2.INTER_AREA)
+    return "skimage coffee 640x480", encode(img)
+
+
+def text_page() -> tuple[str, bytes]:
+    root = testdata()
+    if root and (root / "text/tesseract__phototest.png").exists():
+        return "tesseract page 640x480", (root / "text/tesseract__phototest.png").read_bytes()
+    return "skimage page 384x191", encode(np.dstack([skimage.data.page()] * 3), ".png")
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+
+    server = EmulatorProcess()
+    server.start()
+    try:
+        client = boto3.client(
+            "rekognition",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="AKIAEXAMPLE",
+            aws_secret_access_key="secret",
+            config=Config(retries={"max_attempts": 1}, read_timeout=120),
+        )
+        photo_name, photo = photo_640x480()
+        page_name, page = text_page()
+        for name, call in (
+            ("DetectLabels", lambda: client.detect_labels(Image={"Bytes": photo})),
+            ("DetectText", lambda: client.detect_text(Image={"Bytes": page})),
+        ):
+            start = time.perf_counter()
+            call()
+            print(
+                f"cold start (first {name} after start): {(time.perf_counter() - start) * 1000:.0f} ms"
+            )
+        both = ["GENERAL_LABELS", "IMAGE_PROPERTIES"]
+        rows = [
+            (photo_name, "DetectLabels", lambda: client.detect_labels(Image={"Bytes": photo})),
+            (
+                photo_name,
+                "DetectLabels +IMAGE_PROPERTIES",
+                lambda: client.detect_labels(Image={"Bytes": photo}, Features=both),
+            ),
+            (page_name, "DetectText", lambda: client.detect_text(Image={"Bytes": page})),
+        ]
+        print(f"{'image':28s} {'operation':32s} {'p50 ms':>8s} {'p95 ms':>8s}")
+        for image, op, fn in rows:
+            p50, p95 = timed(fn, args.runs)
+            print(f"{image:28s} {op:32s} {p50:8.1f} {p95:8.1f}")
+        print("load average:", open("/proc/loadavg").read().split()[:3])
+    finally:
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
