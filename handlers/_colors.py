@@ -56,12 +56,18 @@ def simplified(rgb: tuple[int, int, int]) -> str:
     hue = h * 360.0
     if v < 0.2:
         return "black"
-    if s < 0.15:
+    if s < 0.15 or (v < 0.35 and s < 0.5):  # dark desaturated: darkslategrey reads grey
         return "white" if v > 0.85 else "grey"
+    warm = hue < 45 or hue >= 345
+    if warm and s < 0.2 and v > 0.9:
+        return "white"  # cream, linen, seashell
     if hue < 15 or hue >= 345:
-        return "pink" if (s < 0.5 and v > 0.7) else "red"
+        if s < 0.5 and v > 0.85:
+            return "pink"
+        return "brown" if (v < 0.7 or s < 0.5) else "red"  # rosybrown, maroon, brown
     if hue < 45:
-        return "orange" if v >= 0.6 else "brown"
+        light = v >= 0.6 and (s >= 0.5 or v >= 0.85)
+        return "orange" if light else "brown"  # tan, sienna: brown; peach, salmon: orange
     if hue < 70:
         return "yellow" if v >= 0.5 else "brown"
     if hue < 170:
