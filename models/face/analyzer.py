@@ -222,20 +222,6 @@ def named_landmarks(face: Face, names: tuple[str, ...] = ALL_LANDMARKS) -> dict[
     return out
 
 
-def _quiet_onnx_session(path):
-    import onnxruntime as ort
-
-    from models import runtime
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = runtime.thread_count()
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
 class FaceAnalyzer:
     """Owns the (lazily loaded, process-wide) face models and runs them for `Face` objects."""
 
@@ -249,21 +235,10 @@ class FaceAnalyzer:
         return runtime.shared(name, factory, store=self._store)
 
     def _session(self, name: str):
-        """A shared onnxruntime session whose idle threads sleep instead of spinning.
-
-        onnxruntime's worker threads spin for a while after each run by default. Here the
-        OpenCV models (detector, mesh, iris, SFace) run right after, on the same 2 cores, and
-        the spinning threads starved them: DetectFaces ALL took 105-120 ms with spinning and
-        32-35 ms without (640x480, one face, 2 cores under load). The session is thread-safe,
-        so the holder's single instance is borrowed only for the moment of the lookup.
-        """
+        """The shared, thread-safe onnxruntime session of a face model."""
         from models import runtime
 
-        holder = runtime.shared(
-            name, _quiet_onnx_session, key=f"{name}:onnx-nospin", store=self._store
-        )
-        with holder.use() as session:
-            return session
+        return runtime.onnx_session(name, store=self._store)
 
     def run_detector(self, rgb: np.ndarray) -> list[Detection]:
         with self._shared("yunet", FaceDetector).use() as detector:
