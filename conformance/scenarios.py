@@ -955,7 +955,18 @@ def labels_flow(ctx: Context) -> None:
             h.call(
                 "DetectText",
                 {"Image": {"Bytes": p.no_face}},
-                name="photo without text",
+                name="photo without text -> no TextDetections",
+                # A cup of coffee on a saucer: nothing to read, as "no face" is for DetectFaces.
+                expect=lambda b: _problems(
+                    (
+                        not b.get("TextDetections"),
+                        "text read in a photo of coffee: "
+                        + ", ".join(
+                            f"{d.get('Type')} {d.get('DetectedText')!r} {d.get('Confidence', 0):.1f}%"
+                            for d in b.get("TextDetections") or []
+                        ),
+                    )
+                ),
             )
         image_errors(ctx, "DetectText", {})
 
