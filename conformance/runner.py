@@ -280,9 +280,7 @@ def run(
         ctx = Context(h, photos, secrets.token_hex(4))
         setup_s3(ctx)
         if not ctx.s3_ready:
-            notes.append(
-                f"S3 setup failed, S3Object cases skipped: {getattr(ctx, 's3_error', '?')}"
-            )
+            notes.append(f"S3 setup failed, S3Object cases skipped: {ctx.s3_error}")
 
         for op in operations:
             if op not in implemented and (only is None or op in only):

@@ -5,7 +5,7 @@ scenario starts being exercised the moment its operation lands. A step that fail
 StepFailed (already recorded); the flow moves on to the next independent group of steps.
 
 The semantic expectations are deliberately few and unarguable (an indexed face is listed;
-the same face is found again; a photo of a cup has no face): accuracy lives in the unit and
+the same face is found again; a photo of a cup has no face and no text): accuracy lives in the unit and
 quality tests, the contract lives here.
 """
 
@@ -68,6 +68,7 @@ class Context:
     run_id: str
     bucket: str = ""
     s3_ready: bool = False
+    s3_error: str = ""
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -101,7 +102,7 @@ def setup_s3(ctx: Context) -> None:
         ctx.s3_ready = True
     except Exception as exc:  # reported in the table's notes; S3 scenarios are then skipped
         ctx.s3_ready = False
-        ctx.s3_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+        ctx.s3_error = f"{type(exc).__name__}: {exc}"
 
 
 def teardown_s3(ctx: Context) -> None:
