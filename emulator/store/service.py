@@ -313,7 +313,9 @@ class FaceStore:
                 index = VectorIndex.load(self.index_dir, pk, self.params, self.store_id, created_at)
             how = "loaded"
             if index is None:
-                index, how = self._build(pk), "rebuilt"
+                # "built" for a collection that never had an index file (a new one).
+                had_file = (self.index_dir / f"c{pk}.json").exists() or slot.index is not None
+                index, how = self._build(pk), "rebuilt" if had_file else "built"
             with self.db.write_lock:
                 conn = self.db.reader()
                 face_count = conn.execute(
@@ -343,7 +345,7 @@ class FaceStore:
                 index.live_count,
                 time.perf_counter() - started,
             )
-            if how == "rebuilt":
+            if how != "loaded":
                 self._queue_save(pk)
             return index
 

@@ -89,6 +89,71 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def serve(work: Path, serve_ef: int, face_ids: list[str], args, figures: dict, say) -> None:
+    """Start a server on `work` with ef_search = serve_ef and measure it."""
+    key = f"ef={serve_ef}"
+    result: dict = {}
+    figures.setdefault("server", {})[key] = result
+    server = EmulatorProcess(
+        data_dir=work, env={"REKOGNITION_EMULATOR_HNSW_EF_SEARCH": str(serve_ef)}
+    )
+    t = time.perf_counter()
+    server.start()
+    result["server_start_s"] = time.perf_counter() - t
+    assert server.proc is not None
+    result["rss_before_store_mb"] = rss_mb(server.proc.pid)
+    client = boto3.client(
+        "rekognition",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id="AKIDBENCH",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    client.search_faces(CollectionId=COLLECTION, FaceId=face_ids[0])
+    result["restart_to_first_search_s"] = time.perf_counter() - t
+    loaded = re.search(
+        r"index of collection \d+ (loaded|rebuilt|built): (\d+) faces in ([\d.]+)s", server.log()
+    )
+    result["index_load"] = loaded.group(0) if loaded else "not found in log"
+    say(
+        f"\nserver with ef_search {serve_ef}: up {result['server_start_s']:.1f}s, first "
+        f"SearchFaces answered {result['restart_to_first_search_s']:.1f}s after start "
+        f"({result['index_load']})"
+    )
+    cases = (
+        ("default threshold (80)", {}),
+        ("FaceMatchThreshold=0, MaxFaces=10", {"FaceMatchThreshold": 0, "MaxFaces": 10}),
+    )
+    for label, kwargs in cases:
+        for fid in face_ids[1:51]:
+            client.search_faces(CollectionId=COLLECTION, FaceId=fid, **kwargs)
+        latencies = []
+        for fid in face_ids[100 : 100 + args.calls]:
+            t = time.perf_counter()
+            client.search_faces(CollectionId=COLLECTION, FaceId=fid, **kwargs)
+            latencies.append((time.perf_counter() - t) * 1000)
+        p50, p99 = statistics.median(latencies), percentile(latencies, 99)
+        result[label] = {"p50_ms": p50, "p99_ms": p99, "calls": len(latencies)}
+        say(
+            f"  SearchFaces via boto3, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(latencies)} calls)"
+        )
+    t = time.perf_counter()
+    for _ in range(200):
+        client.describe_collection(CollectionId=COLLECTION)
+    result["describe_collection_mean_ms"] = (time.perf_counter() - t) / 200 * 1000
+    result["rss_after_mb"] = rss_mb(server.proc.pid)
+    result["rss_per_million_mb"] = (
+        (result["rss_after_mb"] - result["rss_before_store_mb"]) * 1e6 / args.n
+    )
+    say(
+        f"  DescribeCollection (round-trip floor) {result['describe_collection_mean_ms']:.2f} ms; "
+        f"RSS {result['rss_before_store_mb']:.0f} MB before the store, "
+        f"{result['rss_after_mb']:.0f} MB after: {result['rss_per_million_mb']:.0f} MB per million faces"
+    )
+    server.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -97,6 +162,12 @@ def main() -> int:
     ap.add_argument("--efs", default="64,128,256,512,1024,2048")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--pairs", type=int, default=300, help="planted same-person pairs")
+    ap.add_argument(
+        "--serve-efs",
+        default=str(IndexParams().ef_search),
+        help="ef_search values to start the server with (comma-separated)",
+    )
     ap.add_argument("--work", help="data directory to use (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     ap.add_argument("--skip-server", action="store_true")
@@ -123,6 +194,16 @@ def main() -> int:
     rng = np.random.default_rng(20260101)
     t = time.perf_counter()
     data = unit(args.n, rng)
+    # Planted "same person" pairs: the last `--pairs` vectors are partners of as many earlier
+    # ones, at cosines 0.5-0.8 (where SFace puts two photos of one person), so that the
+    # search that matters for SearchFaces (find a match above Similarity 80) is measured.
+    anchors = rng.choice(args.n - args.pairs, size=args.pairs, replace=False)
+    cosines = rng.uniform(0.5, 0.8, size=args.pairs).astype(np.float32)
+    noise = unit(args.pairs, rng)
+    noise -= (noise * data[anchors]).sum(axis=1, keepdims=True) * data[anchors]
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    partners = np.arange(args.n - args.pairs, args.n)
+    data[partners] = cosines[:, None] * data[anchors] + np.sqrt(1 - cosines**2)[:, None] * noise
     queries = unit(args.queries, rng)
     members = rng.choice(args.n, size=args.queries, replace=False)
     truth_q = exact_top(data, queries, 10, None)
@@ -203,6 +284,25 @@ def main() -> int:
             f"{ef:>6} {row['random_recall']:>10.4f} {row['random_ms']:>9.2f} "
             f"{row['stored_recall']:>34.4f} {row['stored_ms']:>6.2f}"
         )
+    # Planted pairs through the store's own thresholded search (what SearchFaces runs).
+    from handlers._face_search import cosine_for
+
+    min_cosine = cosine_for(80.0)
+    collection = backend.describe_collection(COLLECTION)
+    figures["planted_match_recall"] = []
+    say(
+        f"\nplanted pairs ({args.pairs}, cosine 0.5-0.8) found at Similarity >= 80 (cosine >= {min_cosine:.3f}):"
+    )
+    for ef in efs:
+        hnsw.set_ef(ef)
+        found = 0
+        for anchor, partner in zip(anchors, partners, strict=True):
+            hits = backend.search_faces(
+                collection, data[anchor], 4096, min_cosine, exclude_label=int(anchor) + first_label
+            )
+            found += any(m.face.label == int(partner) + first_label for m in hits)
+        figures["planted_match_recall"].append({"ef": ef, "recall": found / args.pairs})
+        say(f"  ef {ef:>5}: {found}/{args.pairs} = {found / args.pairs:.4f}")
     store.save_index = original_save  # type: ignore[method-assign]
     store.close()
     del data
@@ -217,66 +317,8 @@ def main() -> int:
             )
         ]
         conn.close()
-        server = EmulatorProcess(data_dir=work)
-        t = time.perf_counter()
-        server.start()
-        figures["server_start_s"] = time.perf_counter() - t
-        assert server.proc is not None
-        figures["rss_before_store_mb"] = rss_mb(server.proc.pid)
-        client = boto3.client(
-            "rekognition",
-            endpoint_url=server.endpoint,
-            region_name=REGION,
-            aws_access_key_id="AKIDBENCH",
-            aws_secret_access_key="secret",
-            config=Config(retries={"max_attempts": 1}),
-        )
-        client.search_faces(CollectionId=COLLECTION, FaceId=face_ids[0])
-        figures["restart_to_first_search_s"] = time.perf_counter() - t
-        log = server.log()
-        loaded = re.search(
-            r"index of collection \d+ (loaded|rebuilt): (\d+) faces in ([\d.]+)s", log
-        )
-        figures["index_load"] = loaded.group(0) if loaded else "not found in log"
-        say(
-            f"\nrestart: server up {figures['server_start_s']:.1f}s, first SearchFaces answered "
-            f"{figures['restart_to_first_search_s']:.1f}s after start ({figures['index_load']})"
-        )
-        for label, kwargs in (
-            ("default threshold (80)", {}),
-            ("FaceMatchThreshold=0, MaxFaces=10", {"FaceMatchThreshold": 0, "MaxFaces": 10}),
-        ):
-            for fid in face_ids[1:51]:
-                client.search_faces(CollectionId=COLLECTION, FaceId=fid, **kwargs)
-            latencies = []
-            for fid in face_ids[100 : 100 + args.calls]:
-                t = time.perf_counter()
-                client.search_faces(CollectionId=COLLECTION, FaceId=fid, **kwargs)
-                latencies.append((time.perf_counter() - t) * 1000)
-            p50, p99 = statistics.median(latencies), percentile(latencies, 99)
-            figures[f"search_faces {label}"] = {
-                "p50_ms": p50,
-                "p99_ms": p99,
-                "calls": len(latencies),
-            }
-            say(
-                f"SearchFaces through boto3, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-                f"({len(latencies)} calls)"
-            )
-        t = time.perf_counter()
-        for _ in range(200):
-            client.describe_collection(CollectionId=COLLECTION)
-        figures["describe_collection_mean_ms"] = (time.perf_counter() - t) / 200 * 1000
-        figures["rss_after_mb"] = rss_mb(server.proc.pid)
-        figures["rss_per_million_mb"] = (
-            (figures["rss_after_mb"] - figures["rss_before_store_mb"]) * 1e6 / args.n
-        )
-        say(
-            f"DescribeCollection (round-trip floor): {figures['describe_collection_mean_ms']:.2f} ms; "
-            f"server RSS {figures['rss_before_store_mb']:.0f} MB before the store, "
-            f"{figures['rss_after_mb']:.0f} MB after: {figures['rss_per_million_mb']:.0f} MB per million faces"
-        )
-        server.stop()
+        for serve_ef in [int(x) for x in args.serve_efs.split(",")]:
+            serve(work, serve_ef, face_ids, args, figures, say)
     figures["load_after"] = os.getloadavg()
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2))
