@@ -182,3 +182,12 @@ def test_out_of_range_filter_is_rejected(rekognition, phototest, testdata):
         "ValidationException",
         "InvalidParameterException",
     )
+
+
+@pytest.mark.parametrize("photo", ["coffee", "astronaut", "chelsea"])
+def test_photos_without_text_give_no_text(rekognition, photo):
+    rgb = getattr(skimage.data, photo)()
+    for side in (None, 320):  # small copies are enlarged for detection: the risky case
+        img = rgb if side is None else cv2.resize(rgb, (side, side * rgb.shape[0] // rgb.shape[1]))
+        resp = rekognition.detect_text(Image={"Bytes": png(img)})
+        assert resp["TextDetections"] == [], [d["DetectedText"] for d in resp["TextDetections"]]

@@ -33,6 +33,11 @@ CLS_SHAPE = (48, 192)
 CLS_THRESHOLD = 0.9
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
+# A line box wider than this many heights per character read is not text: DB lights up on
+# large smooth shapes (a cup, a cat's eye) when a photo is enlarged, and the recogniser then
+# reads one or two confident characters into the whole blob. Printed text measures 0.3-0.5
+# (unclipped box height per character); a lone wide glyph such as "W" about 1.
+MAX_WIDTH_PER_CHAR = 1.1
 BATCH = 16  # lines per recognition run: fewer, larger runs are cheaper per line
 
 
@@ -291,6 +296,8 @@ class TextReader:
                     regions[i].quad = regions[i].quad[[2, 3, 0, 1]]
         out_regions = []
         for r, c, (text, cps, xs, _) in zip(regions, crops, read, strict=True):
+            if c.shape[1] / c.shape[0] > MAX_WIDTH_PER_CHAR * max(len(text.strip()), 1):
+                continue
             # Spaces split words; leading and trailing ones simply yield no word.
             r.words = self._words(r, c.shape[1], text, cps, xs)
             if r.words:
