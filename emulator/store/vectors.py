@@ -45,9 +45,9 @@ class IndexParams:
 
     dim: int = 128
     space: str = "cosine"
-    M: int = 32
+    M: int = 48
     ef_construction: int = 200
-    ef_search: int = 256
+    ef_search: int = 128
 
     @classmethod
     def from_env(cls) -> IndexParams:

@@ -165,7 +165,7 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=300, help="planted same-person pairs")
     ap.add_argument(
         "--serve-efs",
-        default=str(IndexParams().ef_search),
+        default=",".join(dict.fromkeys(["64", str(IndexParams().ef_search), "256"])),
         help="ef_search values to start the server with (comma-separated)",
     )
     ap.add_argument("--work", help="data directory to use (default: a temporary one)")
