@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from emulator import errors
@@ -39,7 +40,8 @@ log = logging.getLogger(__name__)
 LABEL_MODEL_VERSION = "3.0"
 DEFAULT_MIN_CONFIDENCE = 55.0
 DEFAULT_MAX_DOMINANT_COLORS = 10
-MAX_CONFIDENCE = 99.9  # nothing a model says is certain; AWS tops out just under 100 too
+MAX_CONFIDENCE = 99.9
+WORK_SIDE = 1024  # nothing a model says is certain; AWS tops out just under 100 too
 
 
 def _f(x: float) -> float:
@@ -122,7 +124,13 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
 
     found = Found()
     subjects: list[Box] = []
-    rgb, w, h = image.rgb, image.width, image.height
+    w, h = image.width, image.height
+    # Every model looks at 416 px or less: one shared copy of at most 1024 px a side bounds the
+    # cost of huge photos (resizing 12 Mpx three times costs more than the models).
+    k = min(1.0, WORK_SIDE / max(w, h))
+    rgb = image.rgb
+    if k < 1.0:
+        rgb = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
 
     if want_labels:
         views = scene.classifier().classify(rgb)
@@ -146,7 +154,7 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
             if name is None:
                 continue
             conf = detector_confidence(d.score)
-            box = Box(*d.box)
+            box = Box(*(v / k for v in d.box))
             found.add(name, conf)
             found.instances.setdefault(name, []).append(Instance(box, conf))
             if conf >= DEFAULT_MIN_CONFIDENCE:
@@ -162,7 +170,8 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
         faces = []
     persons = found.instances.setdefault("Person", [])
     for face in faces:
-        fb = Box(face.box[0], face.box[1], face.box[0] + face.box[2], face.box[1] + face.box[3])
+        fx, fy, fw, fh = (v / k for v in face.box)
+        fb = Box(fx, fy, fx + fw, fy + fh)
         conf = face_person_confidence(face.score)
         if conf <= 0:
             continue
@@ -172,7 +181,7 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
             best = max(covering, key=lambda p: p.confidence)
             best.confidence = max(best.confidence, conf)
         else:
-            persons.append(Instance(_person_box_from_face(*face.box, w, h), conf))
+            persons.append(Instance(_person_box_from_face(fx, fy, fw, fh, w, h), conf))
         found.add("Person", conf)
         subjects.append(fb)
     if not persons:
