@@ -350,11 +350,6 @@ def _model_files(tgz: Path, stem: str) -> tuple[dict, dict[str, bytes]]:
 NANODET_OUTPUTS = ["Identity", "Identity_1", "Identity_2", "Identity_3", "Identity_4", "Identity_5"]
 
 
-# CenterNet (MobileNetV3, 512x512 NHWC RGB): the 128x128x80 class heatmap and the box sizes;
-# the graph's own top-k decoding is left out and done in numpy by the detector wrapper.
-CENTERNET_OUTPUTS = ["tower_0/keypoints", "tower_0/wh"]
-
-
 def _convert(src: Path, dst: Path, stem: str, outputs: list[str]) -> None:
     model_json, shards = _model_files(Path(src), stem)
     weights = read_weights(model_json["weightsManifest"], shards)
@@ -374,13 +369,7 @@ def convert_nanodet(src: Path, dst: Path) -> None:
     _convert(src, dst, "nanodet", NANODET_OUTPUTS)
 
 
-def convert_centernet(src: Path, dst: Path) -> None:
-    _convert(src, dst, "centernet", CENTERNET_OUTPUTS)
+convert = convert_nanodet  # the model store's converter interface: convert(src, dst)
 
-
-if (
-    __name__ == "__main__"
-):  # python -m models.convert.tfjs_graph nanodet|centernet package.tgz out.onnx
-    {"nanodet": convert_nanodet, "centernet": convert_centernet}[sys.argv[1]](
-        Path(sys.argv[2]), Path(sys.argv[3])
-    )
+if __name__ == "__main__":  # python -m models.convert.tfjs_graph package.tgz nanodet.onnx
+    convert_nanodet(Path(sys.argv[1]), Path(sys.argv[2]))
