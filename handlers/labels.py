@@ -299,6 +299,8 @@ def detect_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         ranked = sorted(found.confidence.items(), key=lambda kv: (-kv[1], kv[0]))
         labels = []
         for name, conf in ranked:
+            if max_labels is not None and len(labels) >= int(max_labels):
+                break
             if conf < min_conf or name not in tx.labels or not _passes(tx, name, general):
                 continue
             info = tx.info(name)
@@ -326,8 +328,6 @@ def detect_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                     "Categories": [{"Name": c} for c in info.categories],
                 }
             )
-            if max_labels is not None and len(labels) >= int(max_labels):
-                break
         response["Labels"] = labels
     if want_props:
         response["ImageProperties"] = response_props

@@ -115,6 +115,7 @@ def test_min_confidence_and_max_labels(client):
     high = client.detect_labels(Image={"Bytes": data}, MinConfidence=90)
     assert len(low["Labels"]) > len(high["Labels"]) > 0
     assert all(label["Confidence"] >= 90 for label in high["Labels"])
+    assert client.detect_labels(Image={"Bytes": data}, MaxLabels=0)["Labels"] == []
     two = client.detect_labels(Image={"Bytes": data}, MinConfidence=20, MaxLabels=2)
     assert [label["Name"] for label in two["Labels"]] == [
         label["Name"] for label in low["Labels"][:2]
