@@ -191,3 +191,22 @@ def test_photos_without_text_give_no_text(rekognition, photo):
         img = rgb if side is None else cv2.resize(rgb, (side, side * rgb.shape[0] // rgb.shape[1]))
         resp = rekognition.detect_text(Image={"Bytes": png(img)})
         assert resp["TextDetections"] == [], [d["DetectedText"] for d in resp["TextDetections"]]
+
+
+@pytest.mark.parametrize("turn", ["90", "270", "tilt12"])
+def test_turned_and_tilted_pages_are_read_in_order(rekognition, testdata, turn):
+    page = cv2.imread(str(testdata / "text" / "tesseract__phototest.png"))
+    truth = (testdata / "text" / "tesseract__phototest.gt.txt").read_text()
+    if turn == "90":
+        img = cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE)
+    elif turn == "270":
+        img = cv2.rotate(page, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    else:
+        h, w = page.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 0.85)
+        img = cv2.warpAffine(page, m, (w, h), borderValue=(255, 255, 255))
+    resp = rekognition.detect_text(Image={"Bytes": png(img[:, :, ::-1])})
+    assert_valid_response("DetectText", resp)
+    lines = [d["DetectedText"] for d in lines_of(resp)]
+    assert word_accuracy(truth, "\n".join(lines)) >= 0.9, lines
+    assert lines[0].startswith("This is a lot")
