@@ -133,14 +133,14 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
         rgb = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
 
     if want_labels:
-        views = scene.classifier().classify(rgb)
+        views = scene.default_classifier().classify(rgb)
         mass = tx.scores(views.probs).max(axis=0)  # each label at its best view
         for i in np.nonzero(mass >= 0.01)[0]:
             found.add(tx.names[i], classifier_confidence(float(mass[i])))
 
     detector = None
     try:
-        detector = scene.detector()
+        detector = scene.default_detector()
     except Exception:  # the detector is optional: its model comes from npm
         log.exception("COCO detector unavailable")
     if detector is not None:

@@ -187,7 +187,7 @@ def test_tfjs_weights_dequantise_float16():
 def classifier():
     from models import labels as scene
 
-    return scene.classifier()
+    return scene.default_classifier()
 
 
 def test_classifier_knows_espresso_and_cats(classifier):

@@ -35,7 +35,7 @@ def detector_available() -> bool:
     from models import labels as scene
 
     try:
-        return scene.detector() is not None
+        return scene.default_detector() is not None
     except Exception:
         return False
 

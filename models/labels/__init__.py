@@ -5,6 +5,7 @@
 - `properties`: brightness, sharpness, contrast, foreground segmentation, dominant colours.
 
 Knows nothing of AWS; `handlers/labels.py` turns these into Rekognition labels.
+(`default_classifier()` / `default_detector()` are named so as not to shadow the submodules.)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _nanodet_session = None
 
 
 @lru_cache(maxsize=1)
-def classifier() -> ImageClassifier:
+def default_classifier() -> ImageClassifier:
     from models.runtime import onnx_session
 
     return ImageClassifier(lambda: onnx_session("efficientnet_lite0"))
@@ -58,7 +59,7 @@ def _nanodet_from_env():
 
 
 @lru_cache(maxsize=1)
-def detector() -> ObjectDetector | None:
+def default_detector() -> ObjectDetector | None:
     """The COCO detector, or None where its model cannot be had (it comes from npm)."""
     from models.manifest import MANIFEST
 

@@ -69,9 +69,3 @@ class ImageClassifier:
         session = self._session_factory()
         probs = session.run(None, {"input": self.preprocess(rgb, boxes)})[0]
         return ViewScores(probs.astype(np.float64), boxes)
-
-
-def default_classifier() -> ImageClassifier:
-    from models.runtime import onnx_session
-
-    return ImageClassifier(lambda: onnx_session(MODEL_NAME))
