@@ -154,6 +154,43 @@ def serve(work: Path, serve_ef: int, face_ids: list[str], args, figures: dict, s
     server.stop()
 
 
+def bulk_load(store: FaceStore, backend, data: np.ndarray, figures: dict, say) -> None:
+    """Load the vectors with the store's internal bulk API, timing each phase."""
+    work = store.data_dir
+    backend.create_collection(COLLECTION, None)
+    t = time.perf_counter()
+    timings = {}
+    original_index = store.index
+    original_save = store.save_index
+
+    def timed_index(p: int):
+        s = time.perf_counter()
+        out = original_index(p)
+        timings["rebuild_s"] = time.perf_counter() - s
+        return out
+
+    def timed_save(p: int):
+        s = time.perf_counter()
+        original_save(p)
+        timings["save_s"] = time.perf_counter() - s
+
+    store.index, store.save_index = timed_index, timed_save  # type: ignore[method-assign]
+    backend.bulk_add(COLLECTION, data)
+    total = time.perf_counter() - t
+    figures["bulk_sqlite_insert_s"] = total - timings["rebuild_s"] - timings["save_s"]
+    figures["rebuild_from_sqlite_s"] = timings["rebuild_s"]
+    figures["index_save_s"] = timings["save_s"]
+    index_file = next((work / "indexes").glob("*.hnsw"))
+    figures["index_file_mb"] = index_file.stat().st_size / 2**20
+    figures["sqlite_mb"] = sum(p.stat().st_size for p in work.glob("rekognition.sqlite3*")) / 2**20
+    say(
+        f"bulk load: SQLite insert {figures['bulk_sqlite_insert_s']:.1f}s, index built from "
+        f"SQLite {timings['rebuild_s']:.1f}s, saved {timings['save_s']:.1f}s "
+        f"({figures['index_file_mb']:.0f} MB index, {figures['sqlite_mb']:.0f} MB SQLite)"
+    )
+    store.index, store.save_index = original_index, original_save  # type: ignore[method-assign]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -170,6 +207,9 @@ def main() -> int:
     )
     ap.add_argument("--work", help="data directory to use (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse the collection loaded in --work by a kept run"
+    )
     ap.add_argument("--skip-server", action="store_true")
     ap.add_argument("--out", help="also write the figures as JSON here")
     args = ap.parse_args()
@@ -178,9 +218,10 @@ def main() -> int:
     os.environ["REKOGNITION_EMULATOR_HNSW_M"] = str(args.M)
     os.environ["REKOGNITION_EMULATOR_HNSW_EF_CONSTRUCTION"] = str(args.ef_construction)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-search-"))
-    if work.exists():
+    reuse = args.reuse and (work / "rekognition.sqlite3").exists()
+    if work.exists() and not reuse:
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     figures: dict = {
         "n": args.n,
         "M": args.M,
@@ -213,39 +254,12 @@ def main() -> int:
     # 2. bulk load, build from SQLite, save
     store = FaceStore(work, params, preload=False, background_saves=False)
     backend = store.region(ACCOUNT, REGION)
-    backend.create_collection(COLLECTION, None)
-    t = time.perf_counter()
-    with store.db.transaction() as conn:
-        pk = backend._row(conn, COLLECTION).pk
-    timings = {}
-    original_index = store.index
-    original_save = store.save_index
-
-    def timed_index(p: int):
-        s = time.perf_counter()
-        out = original_index(p)
-        timings["rebuild_s"] = time.perf_counter() - s
-        return out
-
-    def timed_save(p: int):
-        s = time.perf_counter()
-        original_save(p)
-        timings["save_s"] = time.perf_counter() - s
-
-    store.index, store.save_index = timed_index, timed_save  # type: ignore[method-assign]
-    backend.bulk_add(COLLECTION, data)
-    total = time.perf_counter() - t
-    figures["bulk_sqlite_insert_s"] = total - timings["rebuild_s"] - timings["save_s"]
-    figures["rebuild_from_sqlite_s"] = timings["rebuild_s"]
-    figures["index_save_s"] = timings["save_s"]
-    index_file = next((work / "indexes").glob("*.hnsw"))
-    figures["index_file_mb"] = index_file.stat().st_size / 2**20
-    figures["sqlite_mb"] = sum(p.stat().st_size for p in work.glob("rekognition.sqlite3*")) / 2**20
-    say(
-        f"bulk load: SQLite insert {figures['bulk_sqlite_insert_s']:.1f}s, index built from "
-        f"SQLite {timings['rebuild_s']:.1f}s, saved {timings['save_s']:.1f}s "
-        f"({figures['index_file_mb']:.0f} MB index, {figures['sqlite_mb']:.0f} MB SQLite)"
-    )
+    if reuse:
+        say("reusing the loaded collection of a previous run (same seed, same vectors)")
+        figures["reused"] = str(work)
+    else:
+        bulk_load(store, backend, data, figures, say)
+    pk = backend.describe_collection(COLLECTION).pk
 
     # 3. recall@10 and query time by ef
     index = store.index(pk)
@@ -303,7 +317,6 @@ def main() -> int:
             found += any(m.face.label == int(partner) + first_label for m in hits)
         figures["planted_match_recall"].append({"ef": ef, "recall": found / args.pairs})
         say(f"  ef {ef:>5}: {found}/{args.pairs} = {found / args.pairs:.4f}")
-    store.save_index = original_save  # type: ignore[method-assign]
     store.close()
     del data
 
