@@ -51,6 +51,10 @@ def _nanodet_from_env():
                 raise RuntimeError(f"{path}: sha256 {digest} is not the pinned NanoDet file")
             options = ort.SessionOptions()
             options.intra_op_num_threads = thread_count()
+            options.inter_op_num_threads = 1
+            # As models.runtime does: spinning idle threads would steal the 2 cores from the
+            # next model of the same request.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
             _nanodet_session = ort.InferenceSession(
                 str(path), sess_options=options, providers=["CPUExecutionProvider"]
