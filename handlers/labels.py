@@ -291,9 +291,11 @@ def detect_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     tx = taxonomy()
     found, subjects = analyse(image, tx, want_labels=want_labels)
     response: dict[str, Any] = {}
-    small = scale = None
+    props_out: dict[str, Any] | None = None
+    small: np.ndarray | None = None
+    scale = 1.0
     if want_props:
-        response_props, small, scale = image_properties(image, subjects, max_colors)
+        props_out, small, scale = image_properties(image, subjects, max_colors)
 
     if want_labels:
         ranked = sorted(found.confidence.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -313,7 +315,7 @@ def detect_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                         "BoundingBox": inst.box.ratio(image.width, image.height),
                         "Confidence": _f(inst.confidence),
                     }
-                    if want_props and small is not None:
+                    if small is not None:  # both features: boxes carry their own colours
                         entry["DominantColors"] = _instance_colors(
                             small, scale, inst.box, max_colors
                         )
@@ -329,8 +331,8 @@ def detect_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                 }
             )
         response["Labels"] = labels
-    if want_props:
-        response["ImageProperties"] = response_props
+    if props_out is not None:
+        response["ImageProperties"] = props_out
     response["LabelModelVersion"] = LABEL_MODEL_VERSION
     return response
 
