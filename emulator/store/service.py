@@ -409,8 +409,9 @@ class FaceStore:
         created_at = self._collection_created_at(self.db.reader(), pk)
         if created_at is None:
             return
-        index.save(self.index_dir, pk, self.store_id, created_at)
-        tombstone_seq = index.watermark.tombstone_seq
+        # The watermark of the file written, not the live one: deletions applied after the
+        # file was written must keep their tombstones.
+        tombstone_seq = index.save(self.index_dir, pk, self.store_id, created_at).tombstone_seq
         with self._slots_lock:
             current = self._slots.get(pk) is slot
         if not current:
@@ -561,7 +562,10 @@ class RegionBackend:
         """Run `change` in one transaction, with the collection's index loaded beforehand."""
         for _ in range(5):
             pk = self._row(self.db.reader(), collection_id).pk
-            index = self.store.index(pk)
+            try:
+                index = self.store.index(pk)
+            except errors.ResourceNotFoundException:
+                continue  # deleted meanwhile: the next lookup says so by name
             try:
                 with self.db.write_lock:
                     with self.db.transaction() as conn:
@@ -898,7 +902,10 @@ class RegionBackend:
     ) -> list[Match]:
         """Faces of `collection` at least `min_cosine` similar to `vector`, best first."""
         vector = _unit(vector)
-        index = self.store.index(collection.pk)
+        try:
+            index = self.store.index(collection.pk)
+        except errors.ResourceNotFoundException:
+            raise collection_not_found(collection.collection_id) from None
         want = max_faces + (1 if exclude_label is not None else 0)
         # Ask HNSW for a few neighbours first and widen only while the last one still passes
         # the threshold: a search with a high threshold (the default 80) stays cheap even

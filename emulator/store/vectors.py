@@ -188,8 +188,8 @@ class VectorIndex:
             return True
 
     # -- persistence --------------------------------------------------------------------------
-    def save(self, directory: Path, pk: int, store_id: str, created_at: float) -> Path:
-        """Write the index and its metadata atomically; returns the index file written.
+    def save(self, directory: Path, pk: int, store_id: str, created_at: float) -> Watermark:
+        """Write the index and its metadata atomically; returns the watermark the file holds.
 
         Holds the read lock: searches continue, mutations wait, so the file and the
         watermark recorded with it describe the same state.
@@ -198,7 +198,7 @@ class VectorIndex:
         with self._save_lock:
             return self._save(directory, pk, store_id, created_at)
 
-    def _save(self, directory: Path, pk: int, store_id: str, created_at: float) -> Path:
+    def _save(self, directory: Path, pk: int, store_id: str, created_at: float) -> Watermark:
         with self.lock.read():
             generation = self.generation + 1
             final = directory / f"c{pk}-{generation}.hnsw"
@@ -219,6 +219,7 @@ class VectorIndex:
                 "watermark": asdict(self.watermark),
             }
             pending_at_save = self.pending
+            saved = Watermark(**meta["watermark"])
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
@@ -231,11 +232,12 @@ class VectorIndex:
         os.replace(meta_tmp, meta_path)
         _fsync_dir(directory)
         self.generation = generation
-        self.pending -= pending_at_save
+        with self.lock.write():  # writers update `pending` under this lock too
+            self.pending -= pending_at_save
         for old in directory.glob(f"c{pk}-*.hnsw"):
             if old != final:
                 old.unlink(missing_ok=True)
-        return final
+        return saved
 
     @classmethod
     def load(
