@@ -263,3 +263,29 @@ def test_ocr_reads_rendered_words_left_to_right():
     lefts = [w.polygon[0, 0] for w in lines[0].words]
     assert lefts == sorted(lefts)
     assert all(w.confidence > 0.9 for w in lines[0].words)
+
+
+def test_tfjs_resize_becomes_a_scale_and_the_input_size_free():
+    import onnxruntime as ort
+
+    graph = {
+        "node": [
+            {"name": "in", "op": "Placeholder",
+             "attr": {"shape": {"shape": {"dim": [{"size": "1"}, {"size": "4"}, {"size": "6"}, {"size": "2"}]}}}},
+            {"name": "size", "op": "Const", "attr": {}},
+            {"name": "up", "op": "ResizeBilinear", "input": ["in", "size"],
+             "attr": {"half_pixel_centers": {"b": True}, "align_corners": {"b": False}}},
+            {"name": "out", "op": "Identity", "input": ["up"]},
+        ]
+    }  # fmt: skip
+    fixed = tfjs_graph.build_onnx(
+        graph, {"size": np.array([8, 12], np.int32)}, ["out"], {"out": [1, 8, 12, 2]}
+    )
+    x = np.random.default_rng(2).standard_normal((1, 4, 6, 2)).astype(np.float32)
+    before = ort.InferenceSession(fixed.SerializeToString(), providers=["CPUExecutionProvider"])
+    ref = before.run(None, {"in": x})[0]
+    free = tfjs_graph.spatially_dynamic(fixed, spatial_axes=(1, 2))  # NHWC here
+    after = ort.InferenceSession(free.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(after.run(None, {"in": x})[0], ref, atol=1e-6)
+    bigger = after.run(None, {"in": np.zeros((1, 5, 7, 2), np.float32)})[0]
+    assert bigger.shape == (1, 10, 14, 2)

