@@ -141,8 +141,8 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
     detector = None
     try:
         detector = scene.default_detector()
-    except Exception:  # the detector is optional: its model comes from npm
-        log.exception("COCO detector unavailable")
+    except Exception:  # optional: answer from the other models rather than fail
+        log.exception("COCO detector could not be loaded")
     if detector is not None:
         try:
             detections = detector.detect(rgb)

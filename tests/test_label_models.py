@@ -289,3 +289,19 @@ def test_tfjs_resize_becomes_a_scale_and_the_input_size_free():
     np.testing.assert_allclose(after.run(None, {"in": x})[0], ref, atol=1e-6)
     bigger = after.run(None, {"in": np.zeros((1, 5, 7, 2), np.float32)})[0]
     assert bigger.shape == (1, 10, 14, 2)
+
+
+def test_missing_detector_model_means_no_detector(monkeypatch):
+    import models.runtime
+    from models import labels as scene
+    from models.store import ModelUnavailable
+
+    def unavailable(name, **_):
+        raise ModelUnavailable(f"{name}: npm is not installed here")
+
+    monkeypatch.setattr(models.runtime, "onnx_session", unavailable)
+    scene.default_detector.cache_clear()
+    try:
+        assert scene.default_detector() is None
+    finally:
+        scene.default_detector.cache_clear()

@@ -229,10 +229,7 @@ def _coco8(testdata):
 @pytest.fixture(scope="module")
 def coco8_answers(client, testdata, detector_available):
     if not detector_available:
-        pytest.skip(
-            "the COCO detector (NanoDet, from npm) is not in the model store here; "
-            "set REKOGNITION_EMULATOR_NANODET_ONNX or add the store's npm source"
-        )
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     return [
         (boxes, size, client.detect_labels(Image={"Bytes": jpg.read_bytes()}))
         for jpg, boxes, size in _coco8(testdata)
