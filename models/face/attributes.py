@@ -3,7 +3,7 @@
 No packaged model exists for eyeglasses, sunglasses, beard, mustache or occlusion
 (shared/design/MODELS.md), so each is a small, documented measurement: the thresholds and
 weights below were fitted on the labelled faces of the shared test photos (128 faces, labels
-by eye) and their reliability is stated in docs/FACE_ATTRIBUTES.md. Every value is a
+by eye) and their reliability is stated in the README (Face analysis). Every value is a
 probability in 0..1 computed from the face itself; nothing is a constant.
 
 The chip: a similarity warp that puts the eye centres at fixed points 48 px apart, so texture
