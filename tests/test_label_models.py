@@ -305,3 +305,57 @@ def test_missing_detector_model_means_no_detector(monkeypatch):
         assert scene.default_detector() is None
     finally:
         scene.default_detector.cache_clear()
+
+
+# --- the detector's second look at small people ---------------------------------------------
+
+
+def test_fusion_averages_the_whole_frame_views_and_trusts_zoomed_ones():
+    from models.labels.detector import fuse
+
+    def view(*rows):
+        a = np.array(rows, np.float64).reshape(-1, 6)
+        return a[:, :4], a[:, 4], a[:, 5].astype(int)
+
+    frame = view([10, 10, 50, 90, 0.6, 0], [200, 10, 240, 90, 0.4, 0])
+    mirror = view([12, 10, 52, 90, 0.5, 0], [100, 100, 120, 140, 0.35, 0])
+    zoomed = view([300, 50, 310, 70, 0.5, 0])
+    boxes, scores, classes = fuse([frame, mirror, zoomed], 2, 0.3)
+    pairs = zip(boxes, scores, strict=True)
+    got = {tuple(np.round(b).astype(int)): round(float(s), 3) for b, s in pairs}
+    # Seen in both whole-frame views: the mean score, the score-weighted mean box.
+    assert got[(11, 10, 51, 90)] == 0.55
+    # Seen in one of the two: halved (0.4 -> 0.2 and 0.35 -> 0.175), so dropped.
+    assert not any(k[0] in (100, 200) for k in got)
+    # A small person from a zoomed region counts with its own score.
+    assert got[(300, 50, 310, 70)] == 0.5
+    assert set(classes.tolist()) == {0}
+
+
+def test_regions_merge_and_stay_inside_the_image():
+    from models.labels.detector import regions_around
+
+    seeds = np.array([[10, 10, 20, 30], [25, 12, 35, 32], [300, 200, 310, 220]], float)
+    regions = regions_around(seeds, 320, 240, 1.0)
+    assert len(regions) == 2  # the first two overlap once widened
+    for x0, y0, x1, y1 in regions:
+        assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 240
+
+
+def test_second_look_only_where_there_are_small_people():
+    from models import labels as scene
+
+    detector = scene.default_detector()
+    if detector is None:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    detector.detect(skimage.data.coffee())
+    assert detector.last_views == 1  # no person: one pass, the cost as before
+    detector.detect(skimage.data.astronaut())
+    assert detector.last_views == 1  # one large person: the first pass places it well
+    crowd = cv2.resize(skimage.data.astronaut(), (64, 64), interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[300:364, 100:164] = crowd
+    canvas[300:364, 400:464] = crowd
+    found = detector.detect(canvas)
+    assert detector.last_views >= 2  # small people: the mirrored frame (and zoomed regions)
+    assert all(d.score >= 0.3 for d in found)

@@ -271,15 +271,14 @@ def _person_recall(coco8_answers, threshold: float) -> float:
 
 
 def test_coco8_people_are_found_roughly(coco8_answers):
-    # Half of COCO8's ten annotated people are under 35 px tall (riders far away); NanoDet
-    # finds most people but places small ones loosely. Measured: 0.7 at IoU 0.3.
+    # Four of COCO8's ten annotated people are under 35 px tall (riders far away); NanoDet
+    # finds most people but places small ones loosely. Measured: 0.8 at IoU 0.3.
     assert _person_recall(coco8_answers, 0.3) >= 0.6
 
 
-@pytest.mark.xfail(
-    reason="issue bar not met: NanoDet at 416 px boxes small people too loosely "
-    "(measured recall 0.4 at IoU 0.5; 4 of the 10 people are under 35 px tall)",
-    strict=False,
-)
 def test_coco8_people_match_at_iou_half(coco8_answers):
+    # The issue's bar. Met through the detector's second look at small people (mirrored
+    # frame + zoomed regions, fused; models/labels/detector.py): measured 0.8 (8 of 10),
+    # 0.4 with the single 416 px pass. The margin is thin: over shifted, rescaled and
+    # re-encoded copies of the photos the second look averages 0.61 (one pass: 0.34).
     assert _person_recall(coco8_answers, 0.5) >= 0.7
