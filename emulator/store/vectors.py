@@ -41,7 +41,13 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class IndexParams:
-    """HNSW settings. The defaults come from tests/bench/bench_search.py (see its notes)."""
+    """HNSW settings, measured with tests/bench/bench_search.py (figures in its README).
+
+    M=48 gives the best recall for the query time on hard data; ef_search=128 keeps
+    SearchFaces under 5 ms p50 on a million faces. On random vectors (the worst case)
+    recall@10 >= 0.99 needs ef_search 4096; face embeddings, where one person's faces stand
+    far above the rest, need much less. Every value can be set by environment variable.
+    """
 
     dim: int = 128
     space: str = "cosine"
