@@ -21,6 +21,8 @@ import os
 import threading
 import zlib
 from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import hnswlib
@@ -73,6 +75,20 @@ class Watermark:
 
     max_label: int = 0  # every face of the collection with a label <= this is in the index
     tombstone_seq: int = 0  # every tombstone of the collection up to this seq is applied
+
+
+@cache
+def library() -> str:
+    """Which hnswlib build is loaded: its file format is only read back by the same one."""
+    loaded = Path(hnswlib.__file__).resolve()
+    for dist in ("hnswlib", "chroma-hnswlib"):  # the same module name, two builds
+        try:
+            found = metadata.distribution(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        if any(Path(str(found.locate_file(f))).resolve() == loaded for f in found.files or []):
+            return f"{dist}=={found.version}"
+    return f"hnswlib module {loaded.name} of {loaded.stat().st_size} bytes"
 
 
 def _crc32(path: Path) -> int:
@@ -212,6 +228,7 @@ class VectorIndex:
             self._index.save_index(str(tmp))
             meta = {
                 "format": FORMAT,
+                "library": library(),
                 "store_id": store_id,
                 "collection_pk": pk,
                 "collection_created_at": created_at,
@@ -262,6 +279,8 @@ class VectorIndex:
         reason = None
         if meta.get("format") != FORMAT:
             reason = "format changed"
+        elif meta.get("library") != library():
+            reason = f"it was written by {meta.get('library')}, this is {library()}"
         elif meta.get("store_id") != store_id or meta.get("collection_pk") != pk:
             reason = "it belongs to another database"
         elif meta.get("collection_created_at") != created_at:
