@@ -18,14 +18,20 @@ from emulator.store.service import (
 )
 
 if TYPE_CHECKING:
-    from emulator.context import RequestContext
+    from emulator.context import AppState, RequestContext
 
 SERVICE_KEY = "face-store"
 
 
 def store(ctx: RequestContext) -> FaceStore:
     """The server's face store (created, and its indexes loaded, on first use)."""
-    return ctx.state.singleton(SERVICE_KEY, lambda: FaceStore(ctx.config.data_dir))
+    return warm(ctx.state)
+
+
+def warm(state: AppState) -> FaceStore:
+    """Open the store now: its saved indexes start loading in the background, so a server
+    that calls this at start-up answers its first search without waiting for them."""
+    return state.singleton(SERVICE_KEY, lambda: FaceStore(state.config.data_dir))
 
 
 def backend(ctx: RequestContext) -> RegionBackend:
@@ -48,4 +54,5 @@ __all__ = [
     "collection_arn",
     "collection_not_found",
     "store",
+    "warm",
 ]
