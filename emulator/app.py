@@ -144,6 +144,11 @@ def create_app(config: Config) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         load_handlers()
+        # Open the face store now, so saved indexes load while the server is idle and a second
+        # server on the same data dir is refused at start, not at its first request.
+        from emulator.store import warm
+
+        warm(state)
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,
