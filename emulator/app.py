@@ -70,7 +70,12 @@ async def _rekognition(request: Request, state: AppState) -> Response:
         )
     except errors.AWSError as exc:
         response = _error_response(exc, request_id)
-    except Exception:
+    except Exception as exc:
+        if _is_missing_model(exc):
+            # Not a bug: the model cache is empty and cannot be filled from here. Say what to do.
+            log.error("%s needs a model that is not available: %s", operation, exc)
+            message = f"{operation} needs a model file that is not available here: {exc}"
+            return _error_response(errors.InternalServerError(message), request_id)
         log.exception("%s failed with an unexpected error (request %s)", operation, request_id)
         response = _error_response(
             errors.InternalServerError(
@@ -83,6 +88,14 @@ async def _rekognition(request: Request, state: AppState) -> Response:
         "%s %d %.1fms", operation, response.status_code, (time.perf_counter() - started) * 1000
     )
     return response
+
+
+def _is_missing_model(exc: Exception) -> bool:
+    try:
+        from models.store import ModelStoreError
+    except ImportError:
+        return False
+    return isinstance(exc, ModelStoreError)
 
 
 async def _s3(request: Request, state: AppState) -> Response:
