@@ -1013,27 +1013,38 @@ class RegionBackend:
 
             return self._idempotent(conn, collection, "CreateUser", token, {"UserId": user_id}, run)
 
-    def delete_user(self, collection_id: str, user_id: str, token: str | None) -> dict[str, Any]:
+    def _user_write(
+        self,
+        collection_id: str,
+        operation: str,
+        token: str | None,
+        request: dict[str, Any],
+        run: Callable[[sqlite3.Connection, Collection], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """One write that changes a collection's users: under the write lock, in a transaction,
+        idempotent by ClientRequestToken; the cached user data is dropped afterwards."""
         with self.db.write_lock:
             with self.db.transaction() as conn:
                 collection = self._row(conn, collection_id)
-
-                def run() -> dict[str, Any]:
-                    user = self._user(conn, collection, user_id)
-                    # AWS: faces of the user are disassociated, then the user is deleted.
-                    conn.execute("UPDATE faces SET user_pk = NULL WHERE user_pk = ?", (user.pk,))
-                    conn.execute("DELETE FROM users WHERE pk = ?", (user.pk,))
-                    conn.execute(
-                        "UPDATE collections SET user_count = user_count - 1 WHERE pk = ?",
-                        (collection.pk,),
-                    )
-                    return {}
-
                 response = self._idempotent(
-                    conn, collection, "DeleteUser", token, {"UserId": user_id}, run
+                    conn, collection, operation, token, request, lambda: run(conn, collection)
                 )
             self.store._invalidate_users(collection.pk)
             return response
+
+    def delete_user(self, collection_id: str, user_id: str, token: str | None) -> dict[str, Any]:
+        def run(conn: sqlite3.Connection, collection: Collection) -> dict[str, Any]:
+            user = self._user(conn, collection, user_id)
+            # AWS: faces of the user are disassociated, then the user is deleted.
+            conn.execute("UPDATE faces SET user_pk = NULL WHERE user_pk = ?", (user.pk,))
+            conn.execute("DELETE FROM users WHERE pk = ?", (user.pk,))
+            conn.execute(
+                "UPDATE collections SET user_count = user_count - 1 WHERE pk = ?",
+                (collection.pk,),
+            )
+            return {}
+
+        return self._user_write(collection_id, "DeleteUser", token, {"UserId": user_id}, run)
 
     def list_users(
         self, collection_id: str, next_token: str | None, limit: int
@@ -1066,80 +1077,57 @@ class RegionBackend:
     ) -> dict[str, Any]:
         """AssociateFaces' response. `similarity` maps cosines to AWS's 0-100 scale."""
         dim = self.store.params.dim
-        with self.db.write_lock:
-            with self.db.transaction() as conn:
-                collection = self._row(conn, collection_id)
 
-                def run() -> dict[str, Any]:
-                    user = self._user(conn, collection, user_id)
-                    mine = conn.execute(
-                        "SELECT embedding FROM faces WHERE user_pk = ?", (user.pk,)
-                    ).fetchall()
-                    user_vectors = _blobs_to_matrix([r[0] for r in mine], dim)
-                    rows = self._faces_for_users(conn, collection.pk, _dedupe(face_ids))
-                    associated: list[dict[str, Any]] = []
-                    labels: list[int] = []
-                    failed: list[dict[str, Any]] = []
-                    for face_id in _dedupe(face_ids):
-                        row = rows.get(face_id)
-                        if row is None:
-                            failed.append(
-                                {
-                                    "FaceId": face_id,
-                                    "UserId": user_id,
-                                    "Reasons": ["FACE_NOT_FOUND"],
-                                }
-                            )
-                            continue
-                        label, owner_pk, owner_id, blob = row
-                        if owner_pk == user.pk:
-                            continue  # already this user's: AWS ignores it
-                        if owner_pk is not None:
-                            failed.append(
-                                {
-                                    "FaceId": face_id,
-                                    "UserId": owner_id,
-                                    "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"],
-                                }
-                            )
-                            continue
-                        if len(user_vectors):
-                            # Matched against the faces the user had before this request.
-                            vector = np.frombuffer(blob, dtype=np.float32)
-                            score = float(similarity(np.array([(user_vectors @ vector).max()]))[0])
-                            if score < threshold:
-                                failed.append(
-                                    {
-                                        "FaceId": face_id,
-                                        "UserId": user_id,
-                                        "Confidence": score,
-                                        "Reasons": ["LOW_MATCH_CONFIDENCE"],
-                                    }
-                                )
-                                continue
-                        associated.append({"FaceId": face_id})
-                        labels.append(label)
-                    if user.face_count + len(labels) > USER_FACE_LIMIT:
-                        raise errors.ServiceQuotaExceededException(
-                            f"The user id: {user_id} has {user.face_count} faces; associating "
-                            f"{len(labels)} more would pass the limit of {USER_FACE_LIMIT} "
-                            "faces per user"
+        def run(conn: sqlite3.Connection, collection: Collection) -> dict[str, Any]:
+            user = self._user(conn, collection, user_id)
+            mine = conn.execute(
+                "SELECT embedding FROM faces WHERE user_pk = ?", (user.pk,)
+            ).fetchall()
+            user_vectors = _blobs_to_matrix([r[0] for r in mine], dim)
+            wanted = _dedupe(face_ids)
+            rows = self._faces_for_users(conn, collection.pk, wanted)
+            associated: list[dict[str, Any]] = []
+            labels: list[int] = []
+            failed: list[dict[str, Any]] = []
+            for face_id in wanted:
+                row = rows.get(face_id)
+                if row is None:
+                    failed.append(_face_failure(face_id, user_id, "FACE_NOT_FOUND"))
+                    continue
+                label, owner_pk, owner_id, blob = row
+                if owner_pk == user.pk:
+                    continue  # already this user's: AWS ignores it
+                if owner_pk is not None:
+                    failed.append(
+                        _face_failure(face_id, owner_id, "ASSOCIATED_TO_A_DIFFERENT_USER")
+                    )
+                    continue
+                if len(user_vectors):
+                    # Matched against the faces the user had before this request.
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    score = float(similarity(np.array([(user_vectors @ vector).max()]))[0])
+                    if score < threshold:
+                        failed.append(
+                            _face_failure(face_id, user_id, "LOW_MATCH_CONFIDENCE", score)
                         )
-                    for part in _chunks(labels):
-                        conn.execute(
-                            f"UPDATE faces SET user_pk = ? WHERE label IN ({','.join('?' * len(part))})",
-                            (user.pk, *part),
-                        )
-                    status = User(user.pk, user_id, user.face_count + len(labels)).status
-                    return {
-                        "AssociatedFaces": associated,
-                        "UnsuccessfulFaceAssociations": failed,
-                        "UserStatus": status,
-                    }
+                        continue
+                associated.append({"FaceId": face_id})
+                labels.append(label)
+            if user.face_count + len(labels) > USER_FACE_LIMIT:
+                raise errors.ServiceQuotaExceededException(
+                    f"The user id: {user_id} has {user.face_count} faces; associating "
+                    f"{len(labels)} more would pass the limit of {USER_FACE_LIMIT} "
+                    "faces per user"
+                )
+            _set_face_owner(conn, labels, user.pk)
+            status = User(user.pk, user_id, user.face_count + len(labels)).status
+            return {
+                "AssociatedFaces": associated,
+                "UnsuccessfulFaceAssociations": failed,
+                "UserStatus": status,
+            }
 
-                response = self._idempotent(conn, collection, "AssociateFaces", token, request, run)
-            self.store._invalidate_users(collection.pk)
-            return response
+        return self._user_write(collection_id, "AssociateFaces", token, request, run)
 
     def _faces_for_users(
         self, conn: sqlite3.Connection, pk: int, face_ids: list[str]
@@ -1163,56 +1151,33 @@ class RegionBackend:
         token: str | None,
         request: dict[str, Any],
     ) -> dict[str, Any]:
-        with self.db.write_lock:
-            with self.db.transaction() as conn:
-                collection = self._row(conn, collection_id)
+        def run(conn: sqlite3.Connection, collection: Collection) -> dict[str, Any]:
+            user = self._user(conn, collection, user_id)
+            wanted = _dedupe(face_ids)
+            rows = self._faces_for_users(conn, collection.pk, wanted)
+            done: list[dict[str, Any]] = []
+            labels: list[int] = []
+            failed: list[dict[str, Any]] = []
+            for face_id in wanted:
+                row = rows.get(face_id)
+                if row is None:
+                    failed.append(_face_failure(face_id, user_id, "FACE_NOT_FOUND"))
+                elif row[1] is None:
+                    continue  # already disassociated: AWS ignores it
+                elif row[1] != user.pk:
+                    failed.append(_face_failure(face_id, row[2], "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                else:
+                    done.append({"FaceId": face_id})
+                    labels.append(row[0])
+            _set_face_owner(conn, labels, None)
+            status = User(user.pk, user_id, user.face_count - len(labels)).status
+            return {
+                "DisassociatedFaces": done,
+                "UnsuccessfulFaceDisassociations": failed,
+                "UserStatus": status,
+            }
 
-                def run() -> dict[str, Any]:
-                    user = self._user(conn, collection, user_id)
-                    rows = self._faces_for_users(conn, collection.pk, _dedupe(face_ids))
-                    done: list[dict[str, Any]] = []
-                    labels: list[int] = []
-                    failed: list[dict[str, Any]] = []
-                    for face_id in _dedupe(face_ids):
-                        row = rows.get(face_id)
-                        if row is None:
-                            failed.append(
-                                {
-                                    "FaceId": face_id,
-                                    "UserId": user_id,
-                                    "Reasons": ["FACE_NOT_FOUND"],
-                                }
-                            )
-                        elif row[1] is None:
-                            continue  # already disassociated: AWS ignores it
-                        elif row[1] != user.pk:
-                            failed.append(
-                                {
-                                    "FaceId": face_id,
-                                    "UserId": row[2],
-                                    "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"],
-                                }
-                            )
-                        else:
-                            done.append({"FaceId": face_id})
-                            labels.append(row[0])
-                    for part in _chunks(labels):
-                        conn.execute(
-                            f"UPDATE faces SET user_pk = NULL WHERE label IN ({','.join('?' * len(part))})",
-                            part,
-                        )
-                    status = User(user.pk, user_id, user.face_count - len(labels)).status
-                    return {
-                        "DisassociatedFaces": done,
-                        "UnsuccessfulFaceDisassociations": failed,
-                        "UserStatus": status,
-                    }
-
-                response = self._idempotent(
-                    conn, collection, "DisassociateFaces", token, request, run
-                )
-            self.store._invalidate_users(collection.pk)
-            return response
+        return self._user_write(collection_id, "DisassociateFaces", token, request, run)
 
     def user_vectors(self, collection_id: str, user_id: str) -> tuple[Collection, User, np.ndarray]:
         with self.db.snapshot() as conn:
@@ -1264,6 +1229,26 @@ class RegionBackend:
             if pk in users and users[pk].user_id != exclude_user
         ]
         return matches[:max_users]
+
+
+def _face_failure(
+    face_id: str, user_id: str | None, reason: str, confidence: float | None = None
+) -> dict[str, Any]:
+    """One entry of Unsuccessful{Associations,Disassociations}."""
+    failure: dict[str, Any] = {"FaceId": face_id, "UserId": user_id}
+    if confidence is not None:
+        failure["Confidence"] = confidence
+    failure["Reasons"] = [reason]
+    return failure
+
+
+def _set_face_owner(conn: sqlite3.Connection, labels: Sequence[int], user_pk: int | None) -> None:
+    """Give the faces `labels` to user `user_pk` (None: to no user)."""
+    for part in _chunks(labels):
+        conn.execute(
+            f"UPDATE faces SET user_pk = ? WHERE label IN ({','.join('?' * len(part))})",
+            (user_pk, *part),
+        )
 
 
 def _check_tag_count(collection_id: str, count: int) -> None:
