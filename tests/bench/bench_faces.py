@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import boto3
 import cv2
 import numpy as np
 import skimage.data
-from botocore.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from _timing import client as bench_client  # noqa: E402
+from _timing import timed  # noqa: E402
 
 from emulator.testing import EmulatorProcess  # noqa: E402
 
@@ -49,18 +49,6 @@ def group_photo() -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
-def timed(fn, runs: int) -> tuple[float, float]:
-    fn()  # warm this exact path once
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-    return statistics.median(times), p95
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
@@ -69,14 +57,7 @@ def main() -> None:
     server = EmulatorProcess()
     server.start()
     try:
-        client = boto3.client(
-            "rekognition",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="AKIAEXAMPLE",
-            aws_secret_access_key="secret",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        client = bench_client(server.endpoint)
         single = one_face_640x480()
         start = time.perf_counter()
         client.detect_faces(Image={"Bytes": single}, Attributes=["ALL"])

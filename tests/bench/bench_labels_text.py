@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import boto3
 import cv2
 import numpy as np
 import skimage.data
-from botocore.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from _timing import client as bench_client  # noqa: E402
+from _timing import timed  # noqa: E402
 
 from emulator.testing import EmulatorProcess  # noqa: E402
 
@@ -62,17 +62,6 @@ def text_page() -> tuple[str, bytes]:
     return "skimage page 384x191", encode(np.dstack([skimage.data.page()] * 3), ".png")
 
 
-def timed(fn, runs: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -81,14 +70,7 @@ def main() -> None:
     server = EmulatorProcess()
     server.start()
     try:
-        client = boto3.client(
-            "rekognition",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="AKIAEXAMPLE",
-            aws_secret_access_key="secret",
-            config=Config(retries={"max_attempts": 1}, read_timeout=120),
-        )
+        client = bench_client(server.endpoint, read_timeout=120)
         photo_name, photo = photo_640x480()
         page_name, page = text_page()
         for name, call in (

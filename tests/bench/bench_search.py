@@ -41,6 +41,8 @@ from botocore.config import Config
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from _timing import percentile  # noqa: E402
+
 from emulator.store import FaceStore  # noqa: E402
 from emulator.store.vectors import IndexParams  # noqa: E402
 from emulator.testing import EmulatorProcess  # noqa: E402
@@ -82,11 +84,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def serve(work: Path, serve_ef: int, face_ids: list[str], args, figures: dict, say) -> None:
