@@ -72,20 +72,14 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
             ran += 1
             command = [aws, "rekognition", *args, "--endpoint-url", h.endpoint, "--output", "json"]
             shown = " ".join(["aws", "rekognition", *args])
+
+            def failed(kind: str, detail: str) -> None:
+                h.record(Check(operation, "cli", kind, name, False, detail))
+
             try:
                 proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
             except subprocess.TimeoutExpired:
-                h.record(
-                    Check(
-                        operation,
-                        "cli",
-                        "error" if error else "call",
-                        name,
-                        False,
-                        f"`{shown}` timed out",
-                    )
-                )
-                return None
+                return failed("error" if error else "call", f"`{shown}` timed out")
             if error:
                 ok = proc.returncode != 0 and f"({error})" in proc.stderr
                 detail = (
@@ -96,31 +90,13 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                 h.record(Check(operation, "cli", "error", f"{name} -> {error}", ok, detail))
                 return None
             if proc.returncode != 0:
-                h.record(
-                    Check(
-                        operation,
-                        "cli",
-                        "call",
-                        name,
-                        False,
-                        f"`{shown}` exit {proc.returncode}: {proc.stderr.strip()[:600]}",
-                    )
+                return failed(
+                    "call", f"`{shown}` exit {proc.returncode}: {proc.stderr.strip()[:600]}"
                 )
-                return None
             try:
                 out = json.loads(proc.stdout or "{}")
             except ValueError as exc:
-                h.record(
-                    Check(
-                        operation,
-                        "cli",
-                        "call",
-                        name,
-                        False,
-                        f"`{shown}` printed no JSON ({exc}): {proc.stdout[:300]!r}",
-                    )
-                )
-                return None
+                return failed("call", f"`{shown}` printed no JSON ({exc}): {proc.stdout[:300]!r}")
             out.pop("ResponseMetadata", None)
             problems = check_output(out, h.model.operation_model(operation).output_shape, "parsed")
             if not problems and expect is not None:
