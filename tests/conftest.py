@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from emulator.testing import EmulatorProcess
+from tests.wire import probe_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,15 @@ def server() -> Iterator[EmulatorProcess]:
 @pytest.fixture(scope="session")
 def endpoint(server: EmulatorProcess) -> str:
     return server.endpoint
+
+
+@pytest.fixture(scope="module")
+def probe() -> Iterator[EmulatorProcess]:
+    """A server with the probe handlers of tests/wire.py, one per test module."""
+    server = probe_server()
+    server.start()
+    yield server
+    server.cleanup()
 
 
 def make_client(

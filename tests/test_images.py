@@ -21,7 +21,7 @@ from emulator import errors
 from emulator.images import MAX_BYTES, MIN_SIDE, decode, header_size, image_format, load_image
 from tests.conftest import make_client
 from tests.test_protocol import assert_error_reply
-from tests.wire import call, probe_server
+from tests.wire import call, implemented_image_operations
 
 
 # -- image builders -----------------------------------------------------------------------
@@ -275,14 +275,6 @@ def test_minimum_side_applies_to_the_displayed_image():
 
 
 # -- over the wire ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def probe():
-    server = probe_server()
-    server.start()
-    yield server
-    server.cleanup()
-
-
 def detect(endpoint: str, data: bytes):
     return call(endpoint, "DetectFaces", {"Image": {"Bytes": base64.b64encode(data).decode()}})
 
@@ -340,12 +332,7 @@ def test_wire_keeps_serving_after_bad_images(probe):
 
 def test_implemented_image_operations_share_the_limits(endpoint):
     """The real handlers (whichever exist yet) answer bad images as load_image does."""
-    implemented = call(endpoint, None, method="GET", path="/_emulator/health").json[
-        "operations_implemented"
-    ]
-    ops = [op for op in ("DetectFaces", "DetectLabels", "DetectText") if op in implemented]
-    if not ops:
-        pytest.skip("no image operation is implemented yet")
+    ops = implemented_image_operations(endpoint)
     for op in ops:
         for data, code in [
             (gif_real(), "InvalidImageFormatException"),

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from emulator.service_model import operation_model, operation_names
 from tests.conftest import make_client
 from tests.shape_check import assert_valid_response, validate_responses
-from tests.wire import SECRET_MARKER, call, probe_server
+from tests.wire import SECRET_MARKER, call, implemented_operations
 
 AWS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "aws")
 
@@ -46,19 +46,9 @@ def aws_cli(endpoint: str, *args: str, env: dict[str, str] | None = None):
 
 
 @pytest.fixture(scope="module")
-def probe():
-    server = probe_server()
-    server.start()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture(scope="module")
 def unimplemented(endpoint: str) -> str:
     """An operation with no required input that no handler implements yet."""
-    implemented = set(
-        call(endpoint, None, method="GET", path="/_emulator/health").json["operations_implemented"]
-    )
+    implemented = set(implemented_operations(endpoint))
     preferred = ["ListMediaAnalysisJobs", "DescribeProjects", "ListStreamProcessors"]
     candidates = preferred + sorted(operation_names())
     for name in candidates:

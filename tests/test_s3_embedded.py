@@ -18,7 +18,7 @@ from emulator.s3 import EmbeddedS3
 from emulator.testing import EmulatorProcess
 from tests.conftest import make_client
 from tests.test_protocol import assert_error_reply
-from tests.wire import call, probe_server
+from tests.wire import call, implemented_image_operations, probe_server
 
 NOT_FOUND = "Unable to get object metadata from S3"
 
@@ -40,14 +40,6 @@ def probe_of(endpoint: str, bucket: str, name: str) -> dict:
     reply = call(endpoint, "DetectFaces", s3_image(bucket, name))
     assert reply.status == 200, reply
     return reply.json["Probe"]
-
-
-@pytest.fixture(scope="module")
-def probe():
-    server = probe_server()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -274,12 +266,7 @@ def test_embedded_s3_in_process(tmp_path):
 
 # -- the real image operations take the same path -----------------------------------------
 def test_implemented_image_operations_read_s3(endpoint):
-    implemented = call(endpoint, None, method="GET", path="/_emulator/health").json[
-        "operations_implemented"
-    ]
-    ops = [op for op in ("DetectFaces", "DetectLabels", "DetectText") if op in implemented]
-    if not ops:
-        pytest.skip("no image operation is implemented yet")
+    ops = implemented_image_operations(endpoint)
     s3 = make_client("s3", endpoint)  # the session server's (this module's `s3` is the probe's)
     s3.create_bucket(Bucket="shell-s3-errors")
     s3.put_object(Bucket="shell-s3-errors", Key="text", Body=b"not an image")

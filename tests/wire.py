@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from emulator.testing import EmulatorProcess
 
 TARGET = "RekognitionService"
@@ -86,6 +88,23 @@ def call(
         return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+def implemented_operations(endpoint: str) -> list[str]:
+    """The operations the server at `endpoint` implements (its health report says)."""
+    return call(endpoint, None, method="GET", path="/_emulator/health").json[
+        "operations_implemented"
+    ]
+
+
+def implemented_image_operations(endpoint: str) -> list[str]:
+    """Which of DetectFaces, DetectLabels and DetectText the server implements; skips the
+    calling test when none is implemented yet."""
+    implemented = implemented_operations(endpoint)
+    ops = [op for op in ("DetectFaces", "DetectLabels", "DetectText") if op in implemented]
+    if not ops:
+        pytest.skip("no image operation is implemented yet")
+    return ops
 
 
 _SITECUSTOMIZE = textwrap.dedent(
