@@ -5,3 +5,14 @@ shipped, already verified), write the converted model to `dst`. It must be deter
 input, same bytes out) because the store pins the output's sha256 in the manifest. It must not
 need torch or TensorFlow: only numpy, onnx and h5py, which are runtime dependencies.
 """
+
+from pathlib import Path
+
+
+def save(model, dst: Path) -> None:
+    """Write the ONNX `model` to `dst` atomically, serialised deterministically (the output's
+    sha256 is pinned in the manifest)."""
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(model.SerializeToString(deterministic=True))
+    tmp.replace(dst)

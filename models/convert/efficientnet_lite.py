@@ -30,6 +30,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from models.convert import save
+
 # The legacy format begins with this pickled integer (torch.serialization.MAGIC_NUMBER).
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -298,10 +300,7 @@ def build_model(sd: dict[str, np.ndarray]):
 def convert(src: Path, dst: Path) -> None:
     """Convert the .pth at `src` into the ONNX classifier at `dst` (written atomically)."""
     model = build_model(read_legacy_state_dict(Path(src)))
-    dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(model.SerializeToString(deterministic=True))
-    tmp.replace(dst)
+    save(model, dst)
 
 
 if __name__ == "__main__":  # python -m models.convert.efficientnet_lite SRC.pth DST.onnx

@@ -28,6 +28,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from models.convert import save
+
 # Opset 13 / IR 7: old enough for every onnxruntime the project allows, new enough for
 # Softmax over one axis and the Clip-with-inputs form.
 OPSET = 13
@@ -383,10 +385,7 @@ def build_model(path: Path) -> onnx.ModelProto:
 def convert(src: Path, dst: Path) -> None:
     """Convert the Keras .h5/.hdf5 at `src` into ONNX at `dst` (written atomically)."""
     model = build_model(Path(src))
-    dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(model.SerializeToString(deterministic=True))
-    tmp.replace(dst)
+    save(model, dst)
 
 
 if __name__ == "__main__":  # python -m models.convert.keras_h5 SRC.hdf5 DST.onnx

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from models.convert import save
+
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _TF_DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64}
 
@@ -359,10 +361,7 @@ def _convert(src: Path, dst: Path, stem: str, outputs: list[str]) -> None:
         dims = [int(d["size"]) for d in sig["tensorShape"]["dim"]]
         shapes[sig["name"].partition(":")[0]] = [d if d > 0 else None for d in dims]
     model = build_onnx(model_json["modelTopology"], weights, outputs, shapes)
-    dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(model.SerializeToString(deterministic=True))
-    tmp.replace(dst)
+    save(model, dst)
 
 
 def spatially_dynamic(model, spatial_axes: tuple[int, int] = (2, 3)):
@@ -438,10 +437,7 @@ def convert_nanodet(src: Path, dst: Path) -> None:
     shapes = {o: [1, None, None] for o in NANODET_OUTPUTS}
     model = build_onnx(model_json["modelTopology"], weights, NANODET_OUTPUTS, shapes)
     model = spatially_dynamic(model)
-    dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(model.SerializeToString(deterministic=True))
-    tmp.replace(dst)
+    save(model, dst)
 
 
 convert = convert_nanodet  # the model store's converter interface: convert(src, dst)
