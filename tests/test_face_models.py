@@ -110,26 +110,9 @@ def test_dark_lenses_read_as_sunglasses(analyzer):
         pts = np.array([face.landmarks[f"{eye}_eye_{k}"] for k in ("left", "right")])
         centre = pts.mean(axis=0)
         half = float(np.linalg.norm(pts[1] - pts[0])) * 0.85
-        cv2.ellipse(
-            img,
-            (int(centre[0]), int(centre[1])),
-            (int(half), int(half * 0.7)),
-            0,
-            0,
-            360,
-            (20, 20, 25),
-            -1,
-        )
-        cv2.ellipse(
-            img,
-            (int(centre[0]), int(centre[1])),
-            (int(half), int(half * 0.7)),
-            0,
-            0,
-            360,
-            (5, 5, 5),
-            2,
-        )
+        centre_px, axes = (int(centre[0]), int(centre[1])), (int(half), int(half * 0.7))
+        for colour, thickness in (((20, 20, 25), -1), ((5, 5, 5), 2)):  # dark lens, then rim
+            cv2.ellipse(img, centre_px, axes, 0, 0, 360, colour, thickness)
     cv2.line(
         img,
         tuple(int(v) for v in face.landmarks["left_eye_right"]),
