@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import cv2
+import numpy as np
 import pytest
 from botocore.config import Config
 
@@ -71,6 +73,15 @@ def make_client(
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
     )
+
+
+def jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """An RGB array as JPEG bytes."""
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    assert ok
+    return buf.tobytes()
 
 
 @pytest.fixture(scope="session")

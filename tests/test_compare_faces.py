@@ -8,15 +8,8 @@ import pytest
 import skimage.data
 from botocore.exceptions import ClientError
 
+from tests.conftest import jpeg
 from tests.shape_check import assert_valid_response
-
-
-def jpeg(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
-    )
-    assert ok
-    return buf.tobytes()
 
 
 def identity(testdata, name: str, index: int = 0) -> bytes:

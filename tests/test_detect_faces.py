@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import botocore.session
-import cv2
-import numpy as np
 import pytest
 import skimage.data
 from botocore.exceptions import ClientError
 
+from tests.conftest import jpeg
 from tests.shape_check import assert_valid_response
-
-
-def jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    assert ok
-    return buf.tobytes()
 
 
 @pytest.fixture(scope="module")

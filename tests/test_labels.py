@@ -14,15 +14,12 @@ import skimage.data
 
 from handlers._colors import palette
 from tests.conftest import REPO, make_client
+from tests.conftest import jpeg as encode_jpeg
 from tests.shape_check import validate_responses
 
 
-def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    assert ok
-    return buf.tobytes()
+def jpeg(rgb: np.ndarray) -> bytes:
+    return encode_jpeg(rgb, quality=92)
 
 
 @pytest.fixture(scope="module")
