@@ -118,8 +118,11 @@ class Candidate:
     """One detected face of a request image, with what the operations answer about it."""
 
     face_detail: dict[str, Any]
-    embedding: np.ndarray
     new_face: NewFace
+
+    @property
+    def embedding(self) -> np.ndarray:
+        return self.new_face.embedding
 
 
 @dataclass
@@ -139,7 +142,6 @@ def _candidate(fc: Any, face: Any, image: Any, wanted: Any) -> Candidate:
     box = detail["BoundingBox"]
     return Candidate(
         face_detail=detail,
-        embedding=np.asarray(face.embedding, dtype=np.float32),
         new_face=NewFace(
             bounding_box=BoundingBox(
                 left=box["Left"], top=box["Top"], width=box["Width"], height=box["Height"]
