@@ -23,7 +23,6 @@ class AppState:
         self.config = config
         self._services: dict[str, Any] = {}
         self._lock = threading.RLock()
-        self._reset_hooks: list[Callable[[], None]] = []
 
     def singleton(self, key: str, factory: Callable[[], T]) -> T:
         service = self._services.get(key)
@@ -35,12 +34,6 @@ class AppState:
                     self._services[key] = service
         return service
 
-    def services(self) -> dict[str, Any]:
-        return dict(self._services)
-
-    def on_reset(self, hook: Callable[[], None]) -> None:
-        self._reset_hooks.append(hook)
-
     def reset(self) -> None:
         """Drop all state: each service's `reset()` wipes its persisted data."""
         with self._lock:
@@ -48,8 +41,6 @@ class AppState:
                 wipe = getattr(service, "reset", None)
                 if wipe is not None:
                     wipe()
-            for hook in self._reset_hooks:
-                hook()
 
     def close(self) -> None:
         with self._lock:

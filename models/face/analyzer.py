@@ -64,11 +64,6 @@ class Face:
         return self.detection.score
 
     @property
-    def image_size(self) -> tuple[int, int]:
-        """(width, height) of the photo the face was found in."""
-        return int(self._rgb.shape[1]), int(self._rgb.shape[0])
-
-    @property
     def points5(self) -> np.ndarray:
         """Detector's 5 points: subject's right eye, left eye, nose tip, right, left mouth corner."""
         return self.detection.points
