@@ -1,7 +1,7 @@
 """Print the README's model table from the model manifest (the README must match it).
 
-    python scripts/model_table.py          # print the table
-    python scripts/model_table.py --check  # exit 1 if README.md's table differs
+python scripts/model_table.py          # print the table
+python scripts/model_table.py --check  # exit 1 if README.md's table differs
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def table() -> str:
         if spec.converter:
             file += f", converted by `{spec.converter}`"
             sha += f" (converted: `{spec.converted_sha256}`)"
-        rows.append(f"| `{spec.name}` | {spec.purpose} | {source} | {file} | {sha} | {spec.licence} |")
+        rows.append(
+            f"| `{spec.name}` | {spec.purpose} | {source} | {file} | {sha} | {spec.licence} |"
+        )
     return "\n".join(rows)
 
 
@@ -42,8 +44,11 @@ def readme_table() -> str | None:
 def main(argv: list[str]) -> int:
     if "--check" in argv:
         if readme_table() != table():
-            print("README.md's model table differs from models/manifest.py: "
-                  "run `python scripts/model_table.py` and paste its output", file=sys.stderr)
+            print(
+                "README.md's model table differs from models/manifest.py: "
+                "run `python scripts/model_table.py` and paste its output",
+                file=sys.stderr,
+            )
             return 1
         return 0
     print(table())

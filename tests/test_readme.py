@@ -10,7 +10,9 @@ REPO = Path(__file__).resolve().parent.parent
 def test_readme_model_table_matches_the_manifest():
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "model_table.py"), "--check"],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
 
