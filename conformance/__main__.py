@@ -1,16 +1,16 @@
-"""`python -m conformance [--endpoint URL]`: print the 75-operation table; exit 1 on any failure."""
+"""`python -m rekognition_emulator.conformance [--endpoint URL]`: print the 75-operation table; exit 1 on any failure."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from conformance.runner import run
+from rekognition_emulator.conformance.runner import run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m conformance",
+        prog="python -m rekognition_emulator.conformance",
         description="Check every implemented Rekognition operation against botocore's service "
         "model through boto3, the AWS CLI and the JS SDK v3.",
     )

@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from conformance.harness import Check
-from conformance.scenarios import Context
-from conformance.shapes import check_output
+from rekognition_emulator.conformance.harness import Check
+from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.shapes import check_output
 
 
 def aws_executable() -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 
-from conformance.shapes import matches_pattern
+from rekognition_emulator.conformance.shapes import matches_pattern
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -20,7 +20,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conformance.shapes import check_output
+from rekognition_emulator.conformance.shapes import check_output
 
 # Errors AWS answers at the protocol level, for any operation, without the model naming them.
 PROTOCOL_ERRORS = frozenset(

@@ -17,9 +17,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from conformance.harness import Check
-from conformance.scenarios import Context
-from conformance.shapes import check_output
+from rekognition_emulator.conformance.harness import Check
+from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
 PACKAGE = "@aws-sdk/client-rekognition"

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance import cli_runner, js_runner
-from conformance.derive import minimal_input
-from conformance.harness import Check, Harness
-from conformance.images import load_photos, testdata_dir
-from conformance.scenarios import (
+from rekognition_emulator.conformance import cli_runner, js_runner
+from rekognition_emulator.conformance.derive import minimal_input
+from rekognition_emulator.conformance.harness import Check, Harness
+from rekognition_emulator.conformance.images import load_photos, testdata_dir
+from rekognition_emulator.conformance.scenarios import (
     FLOWS,
     Context,
     covered_by_flows,
@@ -224,7 +224,7 @@ def _server(endpoint: str | None, auth: str) -> Iterator[_Served]:
     if endpoint:
         yield _Served(endpoint.rstrip("/"), f"given endpoint {endpoint}")
         return
-    from emulator.testing import EmulatorProcess
+    from rekognition_emulator.emulator.testing import EmulatorProcess
 
     args = ["--auth", auth]
     if auth == "strict":

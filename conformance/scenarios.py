@@ -20,9 +20,9 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from conformance.derive import minimal_input, violations
-from conformance.harness import Check, Harness, StepFailed
-from conformance.images import Photos, not_an_image, oversized_s3_object
+from rekognition_emulator.conformance.derive import minimal_input, violations
+from rekognition_emulator.conformance.harness import Check, Harness, StepFailed
+from rekognition_emulator.conformance.images import Photos, not_an_image, oversized_s3_object
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -12,7 +12,7 @@ import os
 import botocore.session
 import pytest
 
-from conformance.runner import Report, run
+from rekognition_emulator.conformance.runner import Report, run
 
 OPERATIONS = sorted(botocore.session.get_session().get_service_model("rekognition").operation_names)
 

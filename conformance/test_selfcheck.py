@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.runner import Report, run
+from rekognition_emulator.conformance.runner import Report, run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 BROKEN_SERVER = textwrap.dedent(
     """
     import sys
-    from emulator import registry
+    from rekognition_emulator.emulator.server import registry
 
     registry._loaded = True
 
@@ -42,7 +42,7 @@ BROKEN_SERVER = textwrap.dedent(
             "FaceModelVersion": "7.0",
         }
 
-    from emulator.cli import main
+    from rekognition_emulator.emulator.cli import main
 
     sys.exit(main(["serve", "--port", "0", "--ephemeral", "--log-level", "warning"]))
     """

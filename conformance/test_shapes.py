@@ -6,8 +6,8 @@ from __future__ import annotations
 import botocore.session
 import pytest
 
-from conformance.derive import minimal_input, valid_string, violations
-from conformance.shapes import check_output, matches_pattern
+from rekognition_emulator.conformance.derive import minimal_input, valid_string, violations
+from rekognition_emulator.conformance.shapes import check_output, matches_pattern
 
 MODEL = botocore.session.get_session().get_service_model("rekognition")
 DETECT_FACES = MODEL.operation_model("DetectFaces").output_shape

@@ -1,11 +1,6 @@
-"""rekognition-emulator: a local, offline Amazon Rekognition that answers from real models."""
+"""The service shell: server (protocol, auth, validation, registry, config), aws (the other
+AWS services on the same port), media (images and video), store (SQLite + hnswlib), jobs."""
 
-__version__ = "0.1.0"
+from rekognition_emulator import __version__
 
-
-def __getattr__(name: str):  # lazy, so `import emulator` stays light
-    if name == "running_server":
-        from emulator.testing import running_server
-
-        return running_server
-    raise AttributeError(name)
+__all__ = ["__version__"]

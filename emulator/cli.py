@@ -1,4 +1,4 @@
-"""`rekognition-emulator serve | models ...` (also `python -m emulator ...`)."""
+"""`rekognition-emulator serve | models ...` (also `python -m rekognition_emulator ...`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from emulator.config import DEFAULT_PORT, Config, env, parse_credentials
+from rekognition_emulator.emulator.server.config import DEFAULT_PORT, Config, env, parse_credentials
 
 
 def _flag(value: str | None) -> bool:
@@ -102,7 +102,7 @@ def serve(argv: list[str]) -> int:
 def _run(config: Config) -> int:
     import uvicorn
 
-    from emulator.app import create_app
+    from rekognition_emulator.emulator.server.app import create_app
 
     # Bind first so that port 0 works and the endpoint we print is the real one.
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "serve":
         return serve(rest)
     if command == "models":
-        from models.cli import main as models_main
+        from rekognition_emulator.models.cli import main as models_main
 
         return models_main(rest)
     print(f"rekognition-emulator: unknown command {command!r} (serve, models)", file=sys.stderr)

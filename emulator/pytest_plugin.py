@@ -48,7 +48,7 @@ def rekognition_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     if given:
         yield given.rstrip("/")
         return
-    from emulator.testing import EmulatorProcess
+    from rekognition_emulator.emulator.testing import EmulatorProcess
 
     server = EmulatorProcess()
     try:

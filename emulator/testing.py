@@ -41,7 +41,7 @@ class EmulatorProcess:
         cmd = [
             sys.executable,
             "-m",
-            "emulator",
+            "rekognition_emulator",
             "serve",
             "--port",
             "0",

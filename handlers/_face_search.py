@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emulator.images import load_image
-from emulator.store import BoundingBox, Collection, Face, NewFace, RegionBackend
+from rekognition_emulator.emulator.media.images import load_image
+from rekognition_emulator.emulator.store import (
+    BoundingBox,
+    Collection,
+    Face,
+    NewFace,
+    RegionBackend,
+)
 
 if TYPE_CHECKING:
-    from emulator.context import RequestContext
+    from rekognition_emulator.emulator.server.context import RequestContext
 
 # AWS: FaceMatchThreshold "The default value is 80%".
 DEFAULT_FACE_MATCH_THRESHOLD = 80.0
@@ -54,7 +60,7 @@ def face_shape(face: Face, *, with_version: bool = True) -> dict[str, Any]:
 # -- the similarity scale -------------------------------------------------------------------
 def similarity_array(cosines: np.ndarray) -> np.ndarray:
     """Cosines -> Similarity (0..100) through the analyzer's calibration."""
-    from handlers import face_common
+    from rekognition_emulator.handlers import face_common
 
     values = np.asarray(cosines, dtype=np.float64)
     return np.array([face_common.similarity(float(c)) for c in values.ravel()]).reshape(
@@ -165,7 +171,7 @@ def plan_index(
     AWS: faces failing the quality bar are filtered out first; if more than MaxFaces remain,
     the smallest are left out with EXCEEDS_MAX_FACES. At most the 100 largest faces count.
     """
-    from handlers import face_common as fc
+    from rekognition_emulator.handlers import face_common as fc
 
     image = load_image(ctx, image_member)
     wanted = fc.parse_attributes(attributes)
@@ -191,7 +197,7 @@ class Probe:
 
 def probe_face(ctx: RequestContext, image_member: dict[str, Any], quality_filter: str) -> Probe:
     """The face SearchFacesByImage / SearchUsersByImage search with, and the others."""
-    from handlers import face_common as fc
+    from rekognition_emulator.handlers import face_common as fc
 
     image = load_image(ctx, image_member)
     faces = fc.detect_faces(image)

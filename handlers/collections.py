@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import errors
-from emulator.context import RequestContext
-from emulator.registry import operation
-from emulator.store import Collection, backend
-from handlers import _face_search as search
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.context import RequestContext
+from rekognition_emulator.emulator.server.registry import operation
+from rekognition_emulator.emulator.store import Collection, backend
+from rekognition_emulator.handlers import _face_search as search
 
 # Page sizes when MaxResults is absent or 0 (unconfirmed: AWS does not document them).
 DEFAULT_LIST_COLLECTIONS = 1000

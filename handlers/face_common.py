@@ -1,7 +1,7 @@
 """AWS-side helpers shared by every face operation (DetectFaces, CompareFaces, IndexFaces,
 SearchFacesByImage, ...): turn the face analyzer's results into Rekognition's shapes.
 
-    from handlers import face_common as fc
+    from rekognition_emulator.handlers import face_common as fc
 
     faces = fc.detect_faces(image)                        # DecodedImage -> [Face], largest first
     wanted = fc.parse_attributes(params.get("Attributes"))  # DEFAULT / ALL / a list
@@ -25,8 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from emulator.images import DecodedImage
-from models.face.analyzer import DETECTOR_LANDMARKS, Face, default_analyzer, named_landmarks
+from rekognition_emulator.emulator.media.images import DecodedImage
+from rekognition_emulator.models.face.analyzer import (
+    DETECTOR_LANDMARKS,
+    Face,
+    default_analyzer,
+    named_landmarks,
+)
 
 # --- enums, exactly as the service model spells them ------------------------------------------
 

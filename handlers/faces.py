@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import errors
-from emulator.context import RequestContext
-from emulator.images import load_image
-from emulator.registry import operation
-from handlers import face_common as fc
+from rekognition_emulator.emulator.media.images import load_image
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.context import RequestContext
+from rekognition_emulator.emulator.server.registry import operation
+from rekognition_emulator.handlers import face_common as fc
 
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
 MAX_FACES = 100  # Rekognition analyses the 100 largest faces of an image

@@ -28,12 +28,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emulator import errors
-from emulator.context import RequestContext
-from emulator.images import DecodedImage, load_image
-from emulator.registry import operation
-from handlers import _colors
-from handlers._label_taxonomy import Taxonomy, taxonomy
+from rekognition_emulator.emulator.media.images import DecodedImage, load_image
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.context import RequestContext
+from rekognition_emulator.emulator.server.registry import operation
+from rekognition_emulator.handlers import _colors
+from rekognition_emulator.handlers._label_taxonomy import Taxonomy, taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _person_box_from_face(x: float, y: float, w: float, h: float, iw: int, ih: i
 
 def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Found, list[Box]]:
     """Run the models. Returns the labels found and the subject boxes (for the foreground)."""
-    from models import labels as scene
+    from rekognition_emulator.models import labels as scene
 
     found = Found()
     subjects: list[Box] = []
@@ -162,7 +162,7 @@ def analyse(image: DecodedImage, tx: Taxonomy, *, want_labels: bool) -> tuple[Fo
 
     # Faces imply people, also where the detector missed the person (or is unavailable).
     try:
-        from models.face.analyzer import default_analyzer
+        from rekognition_emulator.models.face.analyzer import default_analyzer
 
         faces = default_analyzer().run_detector(rgb)
     except Exception:
@@ -210,7 +210,7 @@ def _color(cluster_rgb: tuple[int, int, int], percent: float) -> tuple[str, dict
 
 def dominant_colors(rgb: np.ndarray, mask: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` colours, clusters that snap to the same CSS colour merged."""
-    from models.labels.properties import dominant_colors as clusters
+    from rekognition_emulator.models.labels.properties import dominant_colors as clusters
 
     if limit <= 0:
         return []
@@ -228,7 +228,7 @@ def dominant_colors(rgb: np.ndarray, mask: np.ndarray | None, limit: int) -> lis
 def image_properties(
     image: DecodedImage, subjects: list[Box], max_colors: int
 ) -> tuple[dict[str, Any], np.ndarray, float]:
-    from models.labels import properties as props
+    from rekognition_emulator.models.labels import properties as props
 
     small = props.shrink(image.rgb)
     scale = small.shape[1] / image.width

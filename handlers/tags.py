@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import errors
-from emulator.context import RequestContext
-from emulator.registry import operation
-from emulator.store import backend
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.context import RequestContext
+from rekognition_emulator.emulator.server.registry import operation
+from rekognition_emulator.emulator.store import backend
 
 
 def _collection_id(ctx: RequestContext, arn: str) -> str:

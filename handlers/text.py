@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emulator.context import RequestContext
-from emulator.images import load_image
-from emulator.registry import operation
+from rekognition_emulator.emulator.media.images import load_image
+from rekognition_emulator.emulator.server.context import RequestContext
+from rekognition_emulator.emulator.server.registry import operation
 
 TEXT_MODEL_VERSION = "3.0"
 DEFAULT_WORD_MIN_CONFIDENCE = 80.0
@@ -84,7 +84,7 @@ def _hull(polys: list[np.ndarray]) -> np.ndarray:
 
 @operation("DetectText")
 def detect_text(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    from models.ocr import reader
+    from rekognition_emulator.models.ocr import reader
 
     image = load_image(ctx, params.get("Image"))
     w, h = image.width, image.height

@@ -1,4 +1,4 @@
-"""`rekognition-emulator models pull | list | verify` (also `python -m models.cli ...`).
+"""`rekognition-emulator models pull | list | verify` (also `python -m rekognition_emulator.models.cli ...`).
 
 Exit status: 0 when everything asked for is present and valid, 1 when something is missing,
 corrupt or could not be fetched, 2 for a usage error.
@@ -10,8 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from models.manifest import UnknownModel
-from models.store import ENV_MODELS_DIR, ModelStore, ModelStoreError, default_root, default_store
+from rekognition_emulator.models.manifest import UnknownModel
+from rekognition_emulator.models.store import (
+    ENV_MODELS_DIR,
+    ModelStore,
+    ModelStoreError,
+    default_root,
+    default_store,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -111,7 +111,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         licence="Apache-2.0 (SFace, OpenCV Zoo)",
         purpose="face embedding, 128-d, on a 112x112 aligned crop (cv2.FaceRecognizerSF or ORT)",
         # The shipped graph lists its initializers as inputs, which OpenCV 5 rejects.
-        converter="models.convert.sface:convert",
+        converter="rekognition_emulator.models.convert.sface:convert",
         converted_sha256="faebb6bfdda00af998d8333f6d70d88b2739a9abb8854ad45ae8f346b2b81430",
     ),
     ModelSpec(
@@ -143,7 +143,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         size=872_856,
         licence="MIT",
         purpose="emotion, 7 classes, Keras mini-Xception on 64x64 grey, converted to ONNX",
-        converter="models.convert.keras_h5:convert",
+        converter="rekognition_emulator.models.convert.keras_h5:convert",
         # Output of models.convert.keras_h5 (deterministic); checked against fer's LiteRT model.
         converted_sha256="358c1acd0bc826186ad34369c94ef23fea1c2f4f7d782c333eef1369d44a0cc6",
     ),
@@ -179,7 +179,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         size=18_826_032,
         licence="Apache-2.0",
         purpose="general labels: 1000 ImageNet classes, 224x224, converted from a torch state dict",
-        converter="models.convert.efficientnet_lite:convert",
+        converter="rekognition_emulator.models.convert.efficientnet_lite:convert",
         converted_sha256="7f3c884ee5961e459dcc24d3873e0ee0c87e60b1352072a5d99bef7fbfab5bb0",
     ),
     ModelSpec(
@@ -192,7 +192,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         licence="Apache-2.0 (NanoDet weights; human-models package MIT)",
         purpose="COCO-80 objects with boxes (NanoDet), TFJS graph converted to ONNX",
         source="npm",
-        converter="models.convert.tfjs_graph:convert_nanodet",
+        converter="rekognition_emulator.models.convert.tfjs_graph:convert_nanodet",
         converted_sha256="c1ffd1aa499993f3f156e90c9dda6b0644845ebeb022ce91acc0835c45435dbd",
     ),
     ModelSpec(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from models.store import ModelStore, default_store
+from rekognition_emulator.models.store import ModelStore, default_store
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.manifest import MANIFEST, ModelSpec, get, select
+from rekognition_emulator.models.manifest import MANIFEST, ModelSpec, get, select
 
 log = logging.getLogger(__name__)
 

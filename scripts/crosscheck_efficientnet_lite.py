@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.convert import efficientnet_lite as conv  # noqa: E402
+from rekognition_emulator.models.convert import efficientnet_lite as conv  # noqa: E402
 
 
 def main() -> int:
@@ -26,10 +26,10 @@ def main() -> int:
     import torch
     import torch.nn.functional as F
 
-    from models.labels.classifier import ImageClassifier
-    from models.manifest import get
-    from models.runtime import onnx_session
-    from models.store import default_store
+    from rekognition_emulator.models.labels.classifier import ImageClassifier
+    from rekognition_emulator.models.manifest import get
+    from rekognition_emulator.models.runtime import onnx_session
+    from rekognition_emulator.models.store import default_store
 
     store = default_store()
     store.path("efficientnet_lite0")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from models.manifest import MANIFEST
+from rekognition_emulator.models.manifest import MANIFEST
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN = "<!-- model-table:begin -->"
@@ -26,7 +26,8 @@ def table() -> str:
         file = f"`{spec.path_in_wheel}`" if spec.path_in_wheel else "the package tarball"
         sha = f"`{spec.sha256}`"
         if spec.converter:
-            file += f", converted by `{spec.converter}`"
+            # shown by its place in the repository (models/...), not its installed import path
+            file += f", converted by `{spec.converter.removeprefix('rekognition_emulator.')}`"
             sha += f" (converted: `{spec.converted_sha256}`)"
         rows.append(
             f"| `{spec.name}` | {spec.purpose} | {source} | {file} | {sha} | {spec.licence} |"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.config import DEFAULT_ACCOUNT
-from emulator.store import FaceStore
+from rekognition_emulator.emulator.server.config import DEFAULT_ACCOUNT
+from rekognition_emulator.emulator.store import FaceStore
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from botocore.config import Config
 
-from emulator.testing import EmulatorProcess
+from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.wire import probe_server
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from typing import Any
 import botocore.session
 from botocore.model import OperationModel
 
-from conformance.shapes import check_output
+from rekognition_emulator.conformance.shapes import check_output
 
 __all__ = ["ShapeProblems", "assert_valid_response", "response_problems", "validate_responses"]
 

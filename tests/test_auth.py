@@ -19,10 +19,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from emulator import errors
-from emulator.auth import identify, parse_authorization
-from emulator.config import DEFAULT_ACCOUNT, account_for_access_key
-from emulator.config import Config as EmulatorConfig
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.auth import identify, parse_authorization
+from rekognition_emulator.emulator.server.config import DEFAULT_ACCOUNT, account_for_access_key
+from rekognition_emulator.emulator.server.config import Config as EmulatorConfig
 from tests.conftest import make_client
 from tests.test_protocol import assert_error_reply, aws_cli
 from tests.wire import CONTENT_TYPE, TARGET, call, probe_server

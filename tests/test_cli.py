@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.config import DEFAULT_PORT
+from rekognition_emulator.emulator.server.config import DEFAULT_PORT
 from tests.conftest import make_client
 from tests.wire import call
 
@@ -39,11 +39,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Served:
-    """`python -m emulator serve ARGS` as a user runs it (no test harness flags added)."""
+    """`python -m rekognition_emulator serve ARGS` as a user runs it (no test harness flags added)."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", *args],
+            [sys.executable, "-m", "rekognition_emulator", "serve", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -97,7 +97,7 @@ class Served:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
     return subprocess.run(
-        [sys.executable, "-m", "emulator", *args],
+        [sys.executable, "-m", "rekognition_emulator", *args],
         capture_output=True,
         text=True,
         env=env or clean_env(),

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from handlers import face_common as fc
-from models.face.analyzer import ALL_LANDMARKS, default_analyzer
+from rekognition_emulator.handlers import face_common as fc
+from rekognition_emulator.models.face.analyzer import ALL_LANDMARKS, default_analyzer
 from tests.conftest import testdata_dir as find_testdata
 
 # --- helpers -------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ def _reference(x: np.ndarray, w) -> np.ndarray:
 def test_keras_converter_matches_a_reference_implementation(tmp_path):
     import onnxruntime as ort
 
-    from models.convert import keras_h5
+    from rekognition_emulator.models.convert import keras_h5
 
     rng = np.random.default_rng(0)
     weights = _write_keras_h5(tmp_path / "m.h5", rng)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.testing import EmulatorProcess
-from handlers.face_common import similarity
+from rekognition_emulator.emulator.testing import EmulatorProcess
+from rekognition_emulator.handlers.face_common import similarity
 from tests.collection_helpers import (
     group_photo,
     identities,

@@ -1,5 +1,5 @@
-from emulator.registry import IMPORT_ERRORS, implemented, load_handlers
-from emulator.service_model import operation_names
+from rekognition_emulator.emulator.server.registry import IMPORT_ERRORS, implemented, load_handlers
+from rekognition_emulator.emulator.server.service_model import operation_names
 
 
 def test_every_handler_module_imports_cleanly():

@@ -17,8 +17,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from emulator import errors
-from emulator.images import MAX_BYTES, MIN_SIDE, decode, header_size, image_format, load_image
+from rekognition_emulator.emulator.media.images import (
+    MAX_BYTES,
+    MIN_SIDE,
+    decode,
+    header_size,
+    image_format,
+    load_image,
+)
+from rekognition_emulator.emulator.server import errors
 from tests.conftest import make_client
 from tests.test_protocol import assert_error_reply
 from tests.wire import call, implemented_image_operations

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from handlers._label_taxonomy import taxonomy
-from models.convert import efficientnet_lite, tfjs_graph
-from models.labels import properties as props
+from rekognition_emulator.handlers._label_taxonomy import taxonomy
+from rekognition_emulator.models.convert import efficientnet_lite, tfjs_graph
+from rekognition_emulator.models.labels import properties as props
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -185,7 +185,7 @@ def test_tfjs_weights_dequantise_float16():
 
 @pytest.fixture(scope="module")
 def classifier():
-    from models import labels as scene
+    from rekognition_emulator.models import labels as scene
 
     return scene.default_classifier()
 
@@ -253,7 +253,7 @@ def test_dominant_colours_split_two_colour_image():
 
 
 def test_ocr_reads_rendered_words_left_to_right():
-    from models.ocr import reader
+    from rekognition_emulator.models.ocr import reader
 
     img = np.full((160, 640, 3), 255, np.uint8)
     cv2.putText(img, "HELLO WORLD 42", (30, 100), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4)
@@ -292,14 +292,14 @@ def test_tfjs_resize_becomes_a_scale_and_the_input_size_free():
 
 
 def test_missing_detector_model_means_no_detector(monkeypatch):
-    import models.runtime
-    from models import labels as scene
-    from models.store import ModelUnavailable
+    from rekognition_emulator.models import labels as scene
+    from rekognition_emulator.models import runtime
+    from rekognition_emulator.models.store import ModelUnavailable
 
     def unavailable(name, **_):
         raise ModelUnavailable(f"{name}: npm is not installed here")
 
-    monkeypatch.setattr(models.runtime, "onnx_session", unavailable)
+    monkeypatch.setattr(runtime, "onnx_session", unavailable)
     scene.default_detector.cache_clear()
     try:
         assert scene.default_detector() is None
@@ -311,7 +311,7 @@ def test_missing_detector_model_means_no_detector(monkeypatch):
 
 
 def test_fusion_averages_the_whole_frame_views_and_trusts_zoomed_ones():
-    from models.labels.detector import fuse
+    from rekognition_emulator.models.labels.detector import fuse
 
     def view(*rows):
         a = np.array(rows, np.float64).reshape(-1, 6)
@@ -333,7 +333,7 @@ def test_fusion_averages_the_whole_frame_views_and_trusts_zoomed_ones():
 
 
 def test_regions_merge_and_stay_inside_the_image():
-    from models.labels.detector import regions_around
+    from rekognition_emulator.models.labels.detector import regions_around
 
     seeds = np.array([[10, 10, 20, 30], [25, 12, 35, 32], [300, 200, 310, 220]], float)
     regions = regions_around(seeds, 320, 240, 1.0)
@@ -343,7 +343,7 @@ def test_regions_merge_and_stay_inside_the_image():
 
 
 def test_second_look_only_where_there_are_small_people():
-    from models import labels as scene
+    from rekognition_emulator.models import labels as scene
 
     detector = scene.default_detector()
     if detector is None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from handlers._colors import palette
+from rekognition_emulator.handlers._colors import palette
 from tests.conftest import REPO, make_client
 from tests.conftest import jpeg as encode_jpeg
 from tests.shape_check import validate_responses
@@ -29,7 +29,7 @@ def client(endpoint):
 
 @pytest.fixture(scope="module")
 def detector_available() -> bool:
-    from models import labels as scene
+    from rekognition_emulator.models import labels as scene
 
     try:
         return scene.default_detector() is not None

@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 from botocore.exceptions import ClientError
 
-from emulator.testing import running_server
+from rekognition_emulator.emulator.testing import running_server
 from tests.conftest import make_client
 
 NO_INDEX = {

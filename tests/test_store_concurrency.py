@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from emulator.store import BoundingBox, FaceStore, NewFace
+from rekognition_emulator.emulator.store import BoundingBox, FaceStore, NewFace
 from tests.collection_helpers import identities, unique, unit_vectors
 from tests.conftest import make_client
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.store import FaceStore
-from emulator.testing import EmulatorProcess
+from rekognition_emulator.emulator.store import FaceStore
+from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.collection_helpers import identities, unit_vectors
 from tests.conftest import REPO, make_client
 
@@ -121,7 +121,7 @@ def test_reset_forgets_everything_for_good(tmp_path):
 WRITER = f"""
 import sys
 import numpy as np
-from emulator.store import BoundingBox, FaceStore, NewFace
+from rekognition_emulator.emulator.store import BoundingBox, FaceStore, NewFace
 from tests.collection_helpers import unit_vectors
 
 data_dir, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -210,7 +210,7 @@ def run_child(code: str, *args: str) -> str:
 SETUP = f"""
 import os, sys
 import numpy as np
-from emulator.store import BoundingBox, FaceStore, NewFace
+from rekognition_emulator.emulator.store import BoundingBox, FaceStore, NewFace
 from tests.collection_helpers import unit_vectors
 
 store = FaceStore(sys.argv[1], preload=False, background_saves=False)
@@ -327,7 +327,7 @@ def test_an_index_from_another_data_directory_is_not_trusted(tmp_path, caplog):
 def test_deleted_faces_free_index_slots_for_new_ones(tmp_path):
     store = open_store(tmp_path)
     try:
-        from emulator.store import BoundingBox, NewFace
+        from rekognition_emulator.emulator.store import BoundingBox, NewFace
 
         backend = store.region(ACCOUNT, REGION)
         backend.create_collection("churn", None)

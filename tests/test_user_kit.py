@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from emulator.registry import implemented
+from rekognition_emulator.emulator.server.registry import implemented
 
 # A user's test file, in parts: each part runs only once the operations it calls exist,
 # so that the kit is proven against whatever the emulator implements today.
@@ -111,7 +111,7 @@ def test_a_users_test_file_passes_with_only_the_fixtures(tmp_path: Path) -> None
     available = set(implemented())
     chosen = [name for name, (needs, _) in PARTS.items() if needs <= available]
     source = HEADER + "".join(PARTS[name][1] for name in chosen)
-    assert "import emulator" not in source and "from emulator" not in source
+    assert "rekognition_emulator" not in source
     (tmp_path / "test_my_app.py").write_text(textwrap.dedent(source))
     proc = _run_pytest(tmp_path, "-q", "test_my_app.py")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

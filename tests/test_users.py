@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import errors
-from emulator.store import BoundingBox, FaceStore, NewFace
-from handlers.face_common import similarity
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.store import BoundingBox, FaceStore, NewFace
+from rekognition_emulator.handlers.face_common import similarity
 from tests.collection_helpers import photo, unique, unit_vectors
 from tests.conftest import make_client
 from tests.shape_check import validate_responses

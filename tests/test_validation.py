@@ -11,9 +11,9 @@ import datetime as dt
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import errors
-from emulator.service_model import service_model
-from emulator.validation import _Walker, validate_input
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.service_model import service_model
+from rekognition_emulator.emulator.server.validation import _Walker, validate_input
 from tests.shape_check import ShapeProblems, assert_valid_response, response_problems
 from tests.test_protocol import assert_error_reply, aws_cli
 from tests.wire import call

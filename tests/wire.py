@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emulator.testing import EmulatorProcess
+from rekognition_emulator.emulator.testing import EmulatorProcess
 
 TARGET = "RekognitionService"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -125,7 +125,7 @@ _SITECUSTOMIZE = textwrap.dedent(
             }
 
         def _image(ctx, params):
-            from emulator.images import load_image
+            from rekognition_emulator.emulator.media.images import load_image
 
             img = load_image(ctx, params.get("Image"))
             rgb = img.rgb
@@ -185,7 +185,7 @@ _SITECUSTOMIZE = textwrap.dedent(
             of start-up the emulator package may not be importable yet)."""
 
             def find_spec(self, name, path=None, target=None):
-                if name != "emulator.registry":
+                if name != "rekognition_emulator.emulator.server.registry":
                     return None
                 sys.meta_path.remove(self)
                 spec = importlib.util.find_spec(name)

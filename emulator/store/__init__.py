@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emulator.store.records import BoundingBox, Collection, Face, Match, NewFace, User, UserMatch
-from emulator.store.service import (
+from rekognition_emulator.emulator.store.records import (
+    BoundingBox,
+    Collection,
+    Face,
+    Match,
+    NewFace,
+    User,
+    UserMatch,
+)
+from rekognition_emulator.emulator.store.service import (
     FACE_MODEL_VERSION,
     FaceStore,
     RegionBackend,
@@ -18,7 +26,7 @@ from emulator.store.service import (
 )
 
 if TYPE_CHECKING:
-    from emulator.context import AppState, RequestContext
+    from rekognition_emulator.emulator.server.context import AppState, RequestContext
 
 SERVICE_KEY = "face-store"
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from emulator import errors
-from emulator.store.db import TABLES, Database
-from emulator.store.records import (
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.store.db import TABLES, Database
+from rekognition_emulator.emulator.store.records import (
     BoundingBox,
     Collection,
     Face,
@@ -43,8 +43,8 @@ from emulator.store.records import (
     User,
     UserMatch,
 )
-from emulator.store.tokens import PageTokens, load_secret
-from emulator.store.vectors import IndexParams, VectorIndex
+from rekognition_emulator.emulator.store.tokens import PageTokens, load_secret
+from rekognition_emulator.emulator.store.vectors import IndexParams, VectorIndex
 
 log = logging.getLogger("rekognition_emulator.store")
 

@@ -18,7 +18,7 @@ import os
 import struct
 from pathlib import Path
 
-from emulator import errors
+from rekognition_emulator.emulator.server import errors
 
 _MAC_BYTES = 16
 

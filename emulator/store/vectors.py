@@ -28,8 +28,8 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from emulator.config import env
-from emulator.store.rwlock import RWLock
+from rekognition_emulator.emulator.server.config import env
+from rekognition_emulator.emulator.store.rwlock import RWLock
 
 log = logging.getLogger("rekognition_emulator.store")
 

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from models.convert import save
+from rekognition_emulator.models.convert import save
 
 # The legacy format begins with this pickled integer (torch.serialization.MAGIC_NUMBER).
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -303,5 +303,7 @@ def convert(src: Path, dst: Path) -> None:
     save(model, dst)
 
 
-if __name__ == "__main__":  # python -m models.convert.efficientnet_lite SRC.pth DST.onnx
+if (
+    __name__ == "__main__"
+):  # python -m rekognition_emulator.models.convert.efficientnet_lite SRC.pth DST.onnx
     convert(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from models.convert import save
+from rekognition_emulator.models.convert import save
 
 # Opset 13 / IR 7: old enough for every onnxruntime the project allows, new enough for
 # Softmax over one axis and the Clip-with-inputs form.
@@ -388,5 +388,7 @@ def convert(src: Path, dst: Path) -> None:
     save(model, dst)
 
 
-if __name__ == "__main__":  # python -m models.convert.keras_h5 SRC.hdf5 DST.onnx
+if (
+    __name__ == "__main__"
+):  # python -m rekognition_emulator.models.convert.keras_h5 SRC.hdf5 DST.onnx
     convert(Path(sys.argv[1]), Path(sys.argv[2]))

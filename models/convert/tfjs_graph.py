@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.convert import save
+from rekognition_emulator.models.convert import save
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _TF_DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64}
@@ -442,5 +442,7 @@ def convert_nanodet(src: Path, dst: Path) -> None:
 
 convert = convert_nanodet  # the model store's converter interface: convert(src, dst)
 
-if __name__ == "__main__":  # python -m models.convert.tfjs_graph package.tgz nanodet.onnx
+if (
+    __name__ == "__main__"
+):  # python -m rekognition_emulator.models.convert.tfjs_graph package.tgz nanodet.onnx
     convert_nanodet(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.face import align
+from rekognition_emulator.models.face import align
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -1,6 +1,6 @@
 """One facade over the face models: detect faces, then analyse each face lazily.
 
-    from models.face.analyzer import default_analyzer
+    from rekognition_emulator.models.face.analyzer import default_analyzer
     faces = default_analyzer().detect(rgb)          # largest first, at most 100
     face = faces[0]
     face.box, face.score                            # detector output (pixels, 0..1)
@@ -24,15 +24,21 @@ from functools import cached_property
 
 import numpy as np
 
-from models.face import attributes
-from models.face.age_gender import AgeGender, AgeGenderModel
-from models.face.attributes import Chip, ChipStats, FacialHair, Gaze, Spectacles
-from models.face.detector import Detection, FaceDetector
-from models.face.embedder import FaceEmbedder, aligned_crop
-from models.face.emotion import EmotionModel, Expression
-from models.face.mesh import FaceMesh, Iris, IrisModel, Mesh
-from models.face.pose import HeadPose, head_pose
-from models.face.quality import Quality, measure
+from rekognition_emulator.models.face import attributes
+from rekognition_emulator.models.face.age_gender import AgeGender, AgeGenderModel
+from rekognition_emulator.models.face.attributes import (
+    Chip,
+    ChipStats,
+    FacialHair,
+    Gaze,
+    Spectacles,
+)
+from rekognition_emulator.models.face.detector import Detection, FaceDetector
+from rekognition_emulator.models.face.embedder import FaceEmbedder, aligned_crop
+from rekognition_emulator.models.face.emotion import EmotionModel, Expression
+from rekognition_emulator.models.face.mesh import FaceMesh, Iris, IrisModel, Mesh
+from rekognition_emulator.models.face.pose import HeadPose, head_pose
+from rekognition_emulator.models.face.quality import Quality, measure
 
 # Rekognition promises faces down to 40 px in a 1920 px wide photo: the same fraction of the
 # longer side, and never under 10 px, where neither the detector nor the mesh can be trusted.
@@ -225,13 +231,13 @@ class FaceAnalyzer:
 
     # --- model access through models.runtime ----------------------------------------------
     def _shared(self, name: str, factory):
-        from models import runtime
+        from rekognition_emulator.models import runtime
 
         return runtime.shared(name, factory, store=self._store)
 
     def _session(self, name: str):
         """The shared, thread-safe onnxruntime session of a face model."""
-        from models import runtime
+        from rekognition_emulator.models import runtime
 
         return runtime.onnx_session(name, store=self._store)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face import align
-from models.face.mesh import Iris
+from rekognition_emulator.models.face import align
+from rekognition_emulator.models.face.mesh import Iris
 
 CHIP_W, CHIP_H = 160, 192
 CHIP_IOD = 48.0

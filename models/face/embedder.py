@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.face import align
+from rekognition_emulator.models.face import align
 
 INPUT = 112
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.face import align
+from rekognition_emulator.models.face import align
 
 MESH_INPUT = 192
 IRIS_INPUT = 64

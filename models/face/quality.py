@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.attributes import Chip
+from rekognition_emulator.models.face.attributes import Chip
 
 SHARPNESS_HALF = 400.0  # Laplacian variance that scores 50
 SHARPNESS_SLOPE = 1.2

@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from models.labels.classifier import ImageClassifier
-from models.labels.detector import ObjectDetector
+from rekognition_emulator.models.labels.classifier import ImageClassifier
+from rekognition_emulator.models.labels.detector import ObjectDetector
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
 def default_classifier() -> ImageClassifier:
-    from models.runtime import onnx_session
+    from rekognition_emulator.models.runtime import onnx_session
 
     return ImageClassifier(lambda: onnx_session("efficientnet_lite0"))
 
@@ -34,8 +34,8 @@ def default_detector() -> ObjectDetector | None:
     in the models folder) cannot have it; labels are then answered without boxes from it. The
     answer is settled once per process: a missing model is not fetched again on every request.
     """
-    from models.runtime import onnx_session
-    from models.store import ModelStoreError
+    from rekognition_emulator.models.runtime import onnx_session
+    from rekognition_emulator.models.store import ModelStoreError
 
     try:
         onnx_session("nanodet")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.convert.efficientnet_lite import INPUT_MEAN, INPUT_SIZE, INPUT_STD
+from rekognition_emulator.models.convert.efficientnet_lite import INPUT_MEAN, INPUT_SIZE, INPUT_STD
 
 MODEL_NAME = "efficientnet_lite0"
 

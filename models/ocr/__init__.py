@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from models.ocr.engine import OcrLine, OcrWord, TextReader
+from rekognition_emulator.models.ocr.engine import OcrLine, OcrWord, TextReader
 
 __all__ = ["OcrLine", "OcrWord", "TextReader", "reader"]
 
 
 @lru_cache(maxsize=1)
 def _characters() -> list[str]:
-    from models.runtime import onnx_session
+    from rekognition_emulator.models.runtime import onnx_session
 
     # The recognition model carries its own character list (one per line) in its metadata.
     meta = onnx_session("ocr_rec").get_modelmeta().custom_metadata_map
@@ -24,7 +24,7 @@ def _characters() -> list[str]:
 
 @lru_cache(maxsize=1)
 def reader() -> TextReader:
-    from models.runtime import onnx_session
+    from rekognition_emulator.models.runtime import onnx_session
 
     return TextReader(
         lambda: onnx_session("ocr_det"),

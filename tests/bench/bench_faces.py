@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from _timing import client as bench_client  # noqa: E402
 from _timing import timed  # noqa: E402
 
-from emulator.testing import EmulatorProcess  # noqa: E402
+from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
 
 
 def jpeg(rgb: np.ndarray) -> bytes:

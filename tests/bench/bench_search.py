@@ -43,9 +43,9 @@ sys.path.insert(0, str(REPO))
 
 from _timing import percentile  # noqa: E402
 
-from emulator.store import FaceStore  # noqa: E402
-from emulator.store.vectors import IndexParams  # noqa: E402
-from emulator.testing import EmulatorProcess  # noqa: E402
+from rekognition_emulator.emulator.store import FaceStore  # noqa: E402
+from rekognition_emulator.emulator.store.vectors import IndexParams  # noqa: E402
+from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
 
 ACCOUNT, REGION, COLLECTION = "123456789012", "us-east-1", "bench"
 
@@ -296,7 +296,7 @@ def main() -> int:
             f"{row['stored_recall']:>34.4f} {row['stored_ms']:>6.2f}"
         )
     # Planted pairs through the store's own thresholded search (what SearchFaces runs).
-    from handlers._face_search import cosine_for
+    from rekognition_emulator.handlers._face_search import cosine_for
 
     min_cosine = cosine_for(80.0)
     collection = backend.describe_collection(COLLECTION)

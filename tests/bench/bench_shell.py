@@ -4,7 +4,7 @@
     .venv/bin/python tests/bench/bench_shell.py --quick    # 2 s per cell
     .venv/bin/python tests/bench/bench_shell.py --json out.json
 
-Starts a real emulator (`python -m emulator serve`, default flags and log level) once with
+Starts a real emulator (`python -m rekognition_emulator serve`, default flags and log level) once with
 `--auth off` and once with `--auth strict`, then drives ListCollections (an empty list: the
 whole request path plus one small SQLite read) with 1, 8 and 32 concurrent keep-alive
 connections. The client is deliberately light so it does not eat the 2 cores the server
@@ -34,7 +34,7 @@ from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from emulator.testing import EmulatorProcess  # noqa: E402
+from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
 
 KEY, SECRET = "AKIDBENCH", "bench-secret"
 OPERATION = "ListCollections"

@@ -7,8 +7,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from emulator import errors
-from emulator.service_model import operation_names, target_prefix
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.service_model import operation_names, target_prefix
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from emulator import errors
+from rekognition_emulator.emulator.server import errors
 
 if TYPE_CHECKING:
-    from emulator.context import RequestContext
+    from rekognition_emulator.emulator.server.context import RequestContext
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_S3_BYTES = 15 * 1024 * 1024
@@ -138,7 +138,7 @@ def image_bytes(ctx: RequestContext, image: dict[str, Any]) -> tuple[bytes, int]
         raise errors.InvalidParameterException(
             "Request has invalid parameters: the image needs Bytes or S3Object."
         )
-    from emulator.s3 import read_object
+    from rekognition_emulator.emulator.aws.s3 import read_object
 
     data = read_object(ctx, s3.get("Bucket"), s3.get("Name"), s3.get("Version"), MAX_S3_BYTES)
     return data, MAX_S3_BYTES

@@ -23,8 +23,8 @@ from typing import Any
 
 from botocore.model import Shape
 
-from emulator import errors
-from emulator.service_model import operation_model
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.service_model import operation_model
 
 
 @cache

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator import errors
+from rekognition_emulator.emulator.server import errors
 
 if TYPE_CHECKING:
-    from emulator.context import RequestContext
+    from rekognition_emulator.emulator.server.context import RequestContext
 
 _NOT_FOUND = (
     "Unable to get object metadata from S3. Check object key, region and/or access permissions."

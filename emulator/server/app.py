@@ -14,11 +14,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import __version__, auth, errors, protocol
-from emulator.config import Config
-from emulator.context import AppState, RequestContext
-from emulator.registry import IMPORT_ERRORS, handler_for, implemented, load_handlers
-from emulator.validation import validate_input
+from rekognition_emulator.emulator import __version__
+from rekognition_emulator.emulator.server import auth, errors, protocol
+from rekognition_emulator.emulator.server.config import Config
+from rekognition_emulator.emulator.server.context import AppState, RequestContext
+from rekognition_emulator.emulator.server.registry import (
+    IMPORT_ERRORS,
+    handler_for,
+    implemented,
+    load_handlers,
+)
+from rekognition_emulator.emulator.server.validation import validate_input
 
 log = logging.getLogger("rekognition_emulator")
 
@@ -92,14 +98,14 @@ async def _rekognition(request: Request, state: AppState) -> Response:
 
 def _is_missing_model(exc: Exception) -> bool:
     try:
-        from models.store import ModelStoreError
+        from rekognition_emulator.models.store import ModelStoreError
     except ImportError:
         return False
     return isinstance(exc, ModelStoreError)
 
 
 async def _s3(request: Request, state: AppState) -> Response:
-    from emulator.s3 import EmbeddedS3
+    from rekognition_emulator.emulator.aws.s3 import EmbeddedS3
 
     started = time.perf_counter()
     if state.config.s3_endpoint_url:
@@ -159,7 +165,7 @@ def create_app(config: Config) -> Starlette:
         load_handlers()
         # Open the face store now, so saved indexes load while the server is idle and a second
         # server on the same data dir is refused at start, not at its first request.
-        from emulator.store import warm
+        from rekognition_emulator.emulator.store import warm
 
         warm(state)
         log.info(
@@ -202,7 +208,7 @@ def health_report(state: AppState) -> dict[str, Any]:
 
 def _models_report(config: Config) -> dict[str, Any]:
     try:
-        from models import runtime, store
+        from rekognition_emulator.models import runtime, store
     except ImportError:
         return {"available": False, "loaded": [], "present": []}
     report: dict[str, Any] = {"loaded": runtime.loaded()}

@@ -17,8 +17,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator import errors
-from emulator.config import DEFAULT_REGION, Config, account_for_access_key
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server.config import (
+    DEFAULT_REGION,
+    Config,
+    account_for_access_key,
+)
 
 _AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<akid>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from emulator.config import Config
+from rekognition_emulator.emulator.server.config import Config
 
 T = TypeVar("T")
 

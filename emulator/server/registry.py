@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from emulator.service_model import operation_names
+from rekognition_emulator.emulator.server.service_model import operation_names
 
 log = logging.getLogger("rekognition_emulator")
 
@@ -66,13 +66,13 @@ def load_handlers() -> None:
     with _load_lock:
         if _loaded:
             return
-        import handlers
+        from rekognition_emulator import handlers
 
         for info in pkgutil.iter_modules(handlers.__path__):
             if info.name.startswith("_"):
                 continue
             try:
-                importlib.import_module(f"handlers.{info.name}")
+                importlib.import_module(f"{handlers.__name__}.{info.name}")
             except Exception as exc:
                 log.exception("handlers.%s failed to import", info.name)
                 IMPORT_ERRORS[info.name] = f"{type(exc).__name__}: {exc}"

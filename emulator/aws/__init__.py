@@ -1,0 +1,1 @@
+"""The other AWS services a Rekognition user's code calls, served on the same port."""

@@ -1,0 +1,1 @@
+"""The Rekognition front end: app, protocol, validation, auth, errors, registry, config."""
