@@ -34,7 +34,9 @@ def describe_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     return {
         "FaceCount": collection.face_count,
         "FaceModelVersion": collection.face_model_version,
-        "CollectionARN": collection.arn,
+        # AWS's two answers differ: CreateCollection's CollectionArn has no "arn:" prefix
+        # (CONTRACT.md), DescribeCollection's CollectionARN has it (its documented output).
+        "CollectionARN": "arn:" + collection.arn.removeprefix("arn:"),
         "CreationTimestamp": collection.created_at,
         "UserCount": collection.user_count,
     }
