@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -62,78 +63,102 @@ def _report(operation: str, shape: str, members: list[str]) -> None:
         log.warning("%s: member %r of %s is %s", operation, member, shape, DROPPED)
 
 
+# Values of these exact types go to json.dumps unchanged, with no converter call: a response
+# is mostly strings and floats, and a call per value would double the cost of serialising.
+_STRINGS = frozenset({str})
+_NUMBERS = frozenset({bool, int, float})
+_NONE: frozenset[type] = frozenset()
+
+
+@dataclass
+class _Node:
+    convert: Converter
+    plain: frozenset[type]  # exact types that need no conversion
+
+
 @cache
 def _compile(operation: str) -> Converter:
     shape = operation_model(operation).output_shape
     if shape is None:  # no output in the model: everything a handler returns is extra
-        return _structure(operation, "(no output shape)", {})
-    memo: dict[str, Converter] = {}
-    return _converter(operation, shape, memo)
+        return _structure(operation, "(no output shape)", [])
+    return _node(operation, shape, {}).convert
 
 
-def _converter(operation: str, shape: Shape, memo: dict[str, Converter]) -> Converter:
+def _node(operation: str, shape: Shape, memo: dict[str, _Node]) -> _Node:
     if shape.name in memo:
         return memo[shape.name]
     kind = shape.type_name
     if kind == "structure":
-        members: dict[str, Converter | None] = {}
-        # Registered before its members are built, so a shape that contains itself resolves.
-        memo[shape.name] = convert = _structure(operation, shape.name, members)
+        members: list[tuple[str, frozenset[type], Converter]] = []
+        # Registered (with its converter) before its members are built, so a shape that
+        # contains itself resolves.
+        memo[shape.name] = node = _Node(_structure(operation, shape.name, members), _NONE)
         for name, member in shape.members.items():
-            members[name] = _converter(operation, member, memo)
-        return convert
+            child = _node(operation, member, memo)
+            members.append((name, child.plain, child.convert))
+        return node
     if kind == "list":
-        convert = _list(_converter(operation, shape.member, memo))
+        node = _Node(_list(_node(operation, shape.member, memo)), _NONE)
     elif kind == "map":
-        convert = _map(_converter(operation, shape.value, memo))
+        node = _Node(_map(_node(operation, shape.value, memo)), _NONE)
     elif kind == "timestamp":
-        convert = _iso8601 if shape.serialization.get("timestampFormat") == "iso8601" else _epoch
+        iso = shape.serialization.get("timestampFormat") == "iso8601"
+        node = _Node(_iso8601, _STRINGS) if iso else _Node(_epoch, _NUMBERS - {bool})
     elif kind == "blob":
-        convert = _blob
+        node = _Node(_blob, _NONE)
     elif kind in ("integer", "long", "float", "double", "boolean"):
-        convert = _scalar
+        node = _Node(_scalar, _NUMBERS)
     else:  # string (enums included)
-        convert = _string
-    memo[shape.name] = convert
-    return convert
+        node = _Node(_string, _STRINGS)
+    memo[shape.name] = node
+    return node
 
 
-def _structure(operation: str, name: str, members: dict[str, Converter | None]) -> Converter:
+def _structure(
+    operation: str, name: str, members: list[tuple[str, frozenset[type], Converter]]
+) -> Converter:
     def convert(value: Any) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise TypeError(f"{operation}: {name} must be a mapping, not {type(value).__name__}")
         out: dict[str, Any] = {}
         found = 0
-        for member, member_convert in members.items():  # the model's order
+        for member, plain, convert_member in members:  # the model's order
             item = value.get(member)
             if item is None:
                 found += member in value
                 continue
             found += 1
-            out[member] = member_convert(item)  # type: ignore[misc]
+            out[member] = item if type(item) in plain else convert_member(item)
         if found != len(value):
-            _report(operation, name, [k for k in value if k not in members])
+            known = {m for m, _, _ in members}
+            _report(operation, name, [k for k in value if k not in known])
         return out
 
     return convert
 
 
-def _list(member: Converter) -> Converter:
+def _list(member: _Node) -> Converter:
+    plain, convert_item = member.plain, member.convert
+
     def convert(value: Any) -> list[Any]:
         if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
             raise TypeError(f"a list member must be a sequence, not {type(value).__name__}")
         if hasattr(value, "tolist"):  # a numpy array
             value = value.tolist()
-        return [member(item) for item in value]
+        if plain and set(map(type, value)) <= plain:  # e.g. a list of ids: nothing to convert
+            return value if type(value) is list else list(value)
+        return [item if type(item) in plain else convert_item(item) for item in value]
 
     return convert
 
 
-def _map(value_convert: Converter) -> Converter:
+def _map(value_node: _Node) -> Converter:
+    plain, convert_value = value_node.plain, value_node.convert
+
     def convert(value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             raise TypeError(f"a map must be a mapping, not {type(value).__name__}")
-        return {str(k): value_convert(v) for k, v in value.items()}
+        return {str(k): v if type(v) in plain else convert_value(v) for k, v in value.items()}
 
     return convert
 
