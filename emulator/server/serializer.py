@@ -101,9 +101,8 @@ def _node(operation: str, shape: Shape, memo: dict[str, _Node]) -> _Node:
         node = _Node(_list(_node(operation, shape.member, memo)), _NONE)
     elif kind == "map":
         node = _Node(_map(_node(operation, shape.value, memo)), _NONE)
-    elif kind == "timestamp":
-        iso = shape.serialization.get("timestampFormat") == "iso8601"
-        node = _Node(_iso8601, _STRINGS) if iso else _Node(_epoch, _NUMBERS - {bool})
+    elif kind == "timestamp":  # JSON 1.1's epoch seconds (the model sets no other format)
+        node = _Node(_epoch, _NUMBERS - {bool})
     elif kind == "blob":
         node = _Node(_blob, _NONE)
     elif kind in ("integer", "long", "float", "double", "boolean"):
@@ -188,14 +187,6 @@ def _epoch(value: Any) -> Any:
             value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     return _scalar(value)
-
-
-def _iso8601(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
-    return _string(value)
 
 
 def _blob(value: Any) -> str:
