@@ -21,10 +21,14 @@ REPO = Path(__file__).resolve().parent.parent
 # first keeps the real ones out, so the stand-ins are the whole service.
 BROKEN_SERVER = textwrap.dedent(
     """
+    import json
     import sys
-    from rekognition_emulator.emulator.server import registry
+    from rekognition_emulator.emulator.server import registry, serializer
 
     registry._loaded = True
+    # The emulator's serializer would drop or refuse the defects below; a server of another
+    # make would send them, so they go to the wire as the handlers return them.
+    serializer.serialize_output = lambda operation, result: json.dumps(result).encode()
 
     @registry.operation("DetectFaces")
     def detect_faces(ctx, params):

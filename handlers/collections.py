@@ -1,17 +1,20 @@
 """Collections and the faces in them: create, describe, list, delete; index, list, delete
 and search faces. State lives in `emulator.store` (SQLite + one HNSW index per collection);
-embeddings, boxes and qualities come from the face analyzer through `handlers.face_common`.
+the faces of a request image (details, embeddings, quality filter) come from
+`handlers.analysis.faces`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rekognition_emulator.emulator.media.images import load_image
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.server.context import RequestContext
 from rekognition_emulator.emulator.server.registry import operation
 from rekognition_emulator.emulator.store import Collection, backend
 from rekognition_emulator.handlers import _face_search as search
+from rekognition_emulator.handlers.analysis import faces
 
 # Page sizes when MaxResults is absent or 0 (unconfirmed: AWS does not document them).
 DEFAULT_LIST_COLLECTIONS = 1000
@@ -34,7 +37,9 @@ def describe_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     return {
         "FaceCount": collection.face_count,
         "FaceModelVersion": collection.face_model_version,
-        "CollectionARN": collection.arn,
+        # AWS's two answers differ: CreateCollection's CollectionArn has no "arn:" prefix
+        # (CONTRACT.md), DescribeCollection's CollectionARN has it (its documented output).
+        "CollectionARN": "arn:" + collection.arn.removeprefix("arn:"),
         "CreationTimestamp": collection.created_at,
         "UserCount": collection.user_count,
     }
@@ -117,7 +122,8 @@ def search_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     store = backend(ctx)
     collection: Collection = store.describe_collection(params["CollectionId"])
-    probe = search.probe_face(ctx, params["Image"], params.get("QualityFilter") or "NONE")
+    image = load_image(ctx, params["Image"])
+    probe = faces.search_face(image.rgb, quality_filter=params.get("QualityFilter") or "NONE")
     if probe.searched is None:
         # AWS: "If no faces are detected in the input image, SearchFacesByImage returns an
         # InvalidParameterException error."
@@ -142,24 +148,24 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     store = backend(ctx)
     # An unknown collection is refused before any model work is spent on the image.
     store.describe_collection(params["CollectionId"])
-    plan = search.plan_index(
-        ctx,
-        params["Image"],
-        attributes=params.get("DetectionAttributes") or ["DEFAULT"],
+    image = load_image(ctx, params["Image"])
+    plan = faces.index_faces(
+        image.rgb,
+        attributes=faces.parse_attributes(params.get("DetectionAttributes")),
         max_faces=params.get("MaxFaces"),
         quality_filter=params.get("QualityFilter") or "AUTO",
     )
     collection, stored = store.add_faces(
-        params["CollectionId"], [p.new_face for p in plan.indexed], params.get("ExternalImageId")
+        params["CollectionId"],
+        [search.new_face(f) for f in plan.indexed],
+        params.get("ExternalImageId"),
     )
     records = [
-        {"Face": search.face_shape(face, with_version=False), "FaceDetail": p.face_detail}
-        for face, p in zip(stored, plan.indexed, strict=True)
+        {"Face": search.face_shape(face, with_version=False), "FaceDetail": f.face_detail}
+        for face, f in zip(stored, plan.indexed, strict=True)
     ]
     return {
         "FaceRecords": records,
         "FaceModelVersion": collection.face_model_version,
-        "UnindexedFaces": [
-            {"Reasons": u.reasons, "FaceDetail": u.face_detail} for u in plan.unindexed
-        ],
+        "UnindexedFaces": plan.unindexed,
     }

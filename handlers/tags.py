@@ -1,8 +1,8 @@
 """TagResource / UntagResource / ListTagsForResource on collections.
 
 The ARN names the resource: `[arn:]aws:rekognition:<region>:<account>:collection/<id>`
-(Rekognition returns collection ARNs without the leading "arn:"; clients that add it
-are accepted too). The ARN's account and region must be the caller's: a collection of
+(CreateCollection returns it without the leading "arn:", DescribeCollection with it; both
+forms are accepted). The ARN's account and region must be the caller's: a collection of
 another account or region is as invisible here as it is to every other operation.
 """
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from rekognition_emulator.emulator.media.images import load_image
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.server.context import RequestContext
 from rekognition_emulator.emulator.server.registry import operation
 from rekognition_emulator.emulator.store import backend
 from rekognition_emulator.handlers import _face_search as search
+from rekognition_emulator.handlers.analysis import faces
 
 # AWS: AssociateFaces' UserMatchThreshold "default value is 75"; SearchUsers' and
 # SearchUsersByImage's UserMatchThreshold "Default value of 80".
@@ -127,13 +129,12 @@ def search_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def search_users_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     store = backend(ctx)
     collection = store.describe_collection(params["CollectionId"])
-    probe = search.probe_face(ctx, params["Image"], params.get("QualityFilter") or "NONE")
+    image = load_image(ctx, params["Image"])
+    probe = faces.search_face(image.rgb, quality_filter=params.get("QualityFilter") or "NONE")
     result: dict[str, Any] = {
         "UserMatches": [],
         "FaceModelVersion": collection.face_model_version,
-        "UnsearchedFaces": [
-            {"FaceDetails": u.face_detail, "Reasons": u.reasons} for u in probe.unsearched
-        ],
+        "UnsearchedFaces": probe.unsearched,
     }
     if probe.searched is not None:
         # AWS: "If no valid face is detected in the image, the response will contain an

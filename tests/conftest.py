@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 
 from rekognition_emulator.emulator.testing import EmulatorProcess
-from tests.wire import probe_server
+from tests.wire import CheckedServer, probe_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,8 @@ def testdata() -> Path:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess()
+    # Fails at teardown if any response carried a member the service model does not have.
+    proc = CheckedServer()
     proc.start()
     yield proc
     proc.cleanup()
@@ -50,7 +51,8 @@ def endpoint(server: EmulatorProcess) -> str:
 
 @pytest.fixture(scope="module")
 def probe() -> Iterator[EmulatorProcess]:
-    """A server with the probe handlers of tests/wire.py, one per test module."""
+    """A server with the probe handlers of tests/wire.py, one per test module (checked at
+    teardown like `server`)."""
     server = probe_server()
     server.start()
     yield server

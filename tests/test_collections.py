@@ -50,6 +50,22 @@ def test_describe_collection_reports_counts_arn_and_creation_time(rek):
     assert before - dt.timedelta(seconds=2) <= created <= dt.datetime.now(dt.UTC)
 
 
+def test_describe_collection_answers_the_arn_with_its_arn_prefix(rek):
+    # AWS's documented outputs: DescribeCollection "arn:aws:rekognition:...", while
+    # CreateCollection answers "aws:rekognition:..."; tags accept either form.
+    cid = unique()
+    created = rek.create_collection(CollectionId=cid)["CollectionArn"]
+    described = rek.describe_collection(CollectionId=cid)["CollectionARN"]
+    assert described == f"arn:aws:rekognition:us-east-1:123456789012:collection/{cid}"
+    assert described == "arn:" + created
+    rek.tag_resource(ResourceArn=described, Tags={"from": "describe"})
+    rek.tag_resource(ResourceArn=created, Tags={"from-create": "yes"})
+    assert rek.list_tags_for_resource(ResourceArn=described)["Tags"] == {
+        "from": "describe",
+        "from-create": "yes",
+    }
+
+
 def test_creating_an_existing_collection_is_refused_by_name(rek):
     cid = unique()
     rek.create_collection(CollectionId=cid)

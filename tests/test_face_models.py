@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from rekognition_emulator.handlers import face_common as fc
+from rekognition_emulator.handlers.analysis import faces as fc
 from rekognition_emulator.models.face.analyzer import ALL_LANDMARKS, default_analyzer
 from tests.conftest import testdata_dir as find_testdata
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rekognition_emulator.emulator.testing import EmulatorProcess
-from rekognition_emulator.handlers.face_common import similarity
+from rekognition_emulator.handlers.analysis.faces import similarity
 from tests.collection_helpers import (
     group_photo,
     identities,

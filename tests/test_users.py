@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.store import BoundingBox, FaceStore, NewFace
-from rekognition_emulator.handlers.face_common import similarity
+from rekognition_emulator.handlers.analysis.faces import similarity
 from tests.collection_helpers import photo, unique, unit_vectors
 from tests.conftest import make_client
 from tests.shape_check import validate_responses

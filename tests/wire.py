@@ -11,9 +11,14 @@ so the shell needs no test hook):
                         FaceModelVersions [access key or "anonymous", request id]
     DetectFaces         decodes Image with emulator.images.load_image and answers
                         {"FaceDetails": [], "Probe": {width, height, format, pixels ...}}
+                        ("Probe" is outside the service model: the probe's own hook on the
+                        serializer writes it, so it is not reported as a dropped member)
     DetectLabels        raises RuntimeError (an unexpected failure)
     DetectText          returns a value JSON cannot hold (a failure while serialising)
     DescribeCollection  returns a datetime and numpy scalars (the serialiser's conversions)
+
+Servers started here (`CheckedServer`, `probe_server()`) fail the test that stops them when
+their log shows that the serializer dropped a member the service model does not have.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rekognition_emulator.emulator.server.serializer import DROPPED
 from rekognition_emulator.emulator.testing import EmulatorProcess
 
 TARGET = "RekognitionService"
@@ -116,6 +122,7 @@ _SITECUSTOMIZE = textwrap.dedent(
         import datetime as _dt
         import importlib.abc
         import importlib.util
+        import json
         import sys
 
         def _echo(ctx, params):
@@ -180,25 +187,45 @@ _SITECUSTOMIZE = textwrap.dedent(
 
             registry.load_handlers = load_handlers
 
-        class _PatchRegistry(importlib.abc.MetaPathFinder):
-            """Patch emulator.registry as it is first imported (not before: at this point
-            of start-up the emulator package may not be importable yet)."""
+        def _install_serializer(serializer):
+            original = serializer.serialize_output
+
+            def serialize_output(operation, result):
+                # The probe's report is not an AWS member: written beside what the model has.
+                probe = result.pop("Probe", None) if operation == "DetectFaces" else None
+                body = original(operation, result)
+                if probe is None:
+                    return body
+                return json.dumps({**json.loads(body), "Probe": probe}).encode()
+
+            serializer.serialize_output = serialize_output
+
+        _PATCHES = {
+            "rekognition_emulator.emulator.server.registry": _install,
+            "rekognition_emulator.emulator.server.serializer": _install_serializer,
+        }
+
+        class _PatchModules(importlib.abc.MetaPathFinder):
+            """Patch the registry and the serializer as each is first imported (not before:
+            at this point of start-up the emulator package may not be importable yet)."""
 
             def find_spec(self, name, path=None, target=None):
-                if name != "rekognition_emulator.emulator.server.registry":
+                patch = _PATCHES.pop(name, None)
+                if patch is None:
                     return None
-                sys.meta_path.remove(self)
+                if not _PATCHES:
+                    sys.meta_path.remove(self)
                 spec = importlib.util.find_spec(name)
                 execute = spec.loader.exec_module
 
                 def exec_module(module):
                     execute(module)
-                    _install(module)
+                    patch(module)
 
                 spec.loader.exec_module = exec_module
                 return spec
 
-        sys.meta_path.insert(0, _PatchRegistry())
+        sys.meta_path.insert(0, _PatchModules())
     '''
 ).replace("@SECRET@", SECRET_MARKER)
 
@@ -211,15 +238,39 @@ def _site_dir() -> Path:
     return site
 
 
+def dropped_members(server: EmulatorProcess) -> list[str]:
+    """The lines of the server's log where the serializer dropped a member that the service
+    model does not have (a handler answering something AWS cannot send)."""
+    try:
+        text = server.log_path.read_text()
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if DROPPED in line]
+
+
+class CheckedServer(EmulatorProcess):
+    """An EmulatorProcess whose cleanup fails the test when the serializer dropped members."""
+
+    def cleanup(self) -> None:
+        dropped = dropped_members(self)
+        super().cleanup()
+        if dropped:
+            pytest.fail(
+                "the server answered members that the service model does not have "
+                "(dropped by the serializer):\n" + "\n".join(dropped),
+                pytrace=False,
+            )
+
+
 def probe_server(
     args: list[str] | tuple[str, ...] = (),
     data_dir: str | Path | None = None,
     env: dict[str, str] | None = None,
-) -> EmulatorProcess:
-    """An EmulatorProcess (not started) whose child installs the probe handlers."""
+) -> CheckedServer:
+    """A CheckedServer (not started) whose child installs the probe handlers."""
     site = _site_dir()
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
-    return EmulatorProcess(
+    return CheckedServer(
         data_dir=data_dir,
         args=list(args),
         env={"PYTHONPATH": path, "REKOGNITION_EMULATOR_TEST_PROBES": "1", **(env or {})},

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rekognition_emulator.emulator import __version__
-from rekognition_emulator.emulator.server import auth, errors, protocol
+from rekognition_emulator.emulator.server import auth, errors, protocol, serializer
 from rekognition_emulator.emulator.server.config import Config
 from rekognition_emulator.emulator.server.context import AppState, RequestContext
 from rekognition_emulator.emulator.server.registry import (
@@ -70,7 +70,7 @@ async def _rekognition(request: Request, state: AppState) -> Response:
         )
         result = await run_in_threadpool(handler, ctx, params)
         response = Response(
-            protocol.serialize(result if result is not None else {}),
+            serializer.serialize_output(operation, result if result is not None else {}),
             media_type=protocol.CONTENT_TYPE,
             headers={"x-amzn-RequestId": request_id},
         )

@@ -1,9 +1,7 @@
-"""AWS JSON 1.1: X-Amz-Target -> operation, body -> dict; result or error -> response."""
+"""AWS JSON 1.1: X-Amz-Target -> operation, body -> dict, error -> body (results: serializer.py)."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 from typing import Any
 
@@ -49,25 +47,6 @@ def parse_body(body: bytes) -> Any:
     if not isinstance(parsed, dict):
         raise errors.SerializationException("The request body must be a JSON object.")
     return parsed
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    # numpy scalars and arrays, without importing numpy here
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def serialize(result: dict[str, Any]) -> bytes:
-    return json.dumps(result, default=_default, separators=(",", ":"), allow_nan=False).encode()
 
 
 def error_body(error: errors.AWSError) -> bytes:

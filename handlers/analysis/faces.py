@@ -1,20 +1,23 @@
-"""AWS-side helpers shared by every face operation (DetectFaces, CompareFaces, IndexFaces,
-SearchFacesByImage, ...): turn the face analyzer's results into Rekognition's shapes.
+"""Faces on one frame, in Rekognition's shapes: DetectFaces, CompareFaces, and the faces
+IndexFaces stores and SearchFacesByImage / SearchUsersByImage search with.
 
-    from rekognition_emulator.handlers import face_common as fc
+    from rekognition_emulator.handlers.analysis import faces
 
-    faces = fc.detect_faces(image)                        # DecodedImage -> [Face], largest first
-    wanted = fc.parse_attributes(params.get("Attributes"))  # DEFAULT / ALL / a list
-    fc.face_detail(face, image, wanted)                   # one FaceDetail dict
-    fc.face_details(faces, image, wanted)                 # many, networks batched
-    fc.compared_face(face, image)                         # ComparedFace (CompareFaces, Search)
-    fc.bounding_box(face, image)                          # {"Width", "Height", "Left", "Top"}
-    fc.similarity(cosine)                                 # calibrated 0..100
-    fc.face_similarity(face_a, face_b)                    # the same, from two faces
-    fc.quality_filter_reasons(face, "AUTO")               # ["LOW_SHARPNESS", ...] or []
+    faces.detect_faces(rgb, attributes=faces.parse_attributes(["ALL"]))  # [FaceDetail]
+    faces.frame_faces(rgb)                         # [FrameFace]: FaceDetail + embedding
+    faces.compare_faces(source_rgb, target_rgb, similarity_threshold=80.0,
+                        quality_filter="NONE")     # SourceImageFace, FaceMatches, UnmatchedFaces
+    faces.index_faces(rgb, attributes=..., max_faces=None, quality_filter="AUTO")
+                                                   # Indexing: faces to store, UnindexedFaces
+    faces.search_face(rgb, quality_filter="NONE")  # SearchProbe: the face to search with
 
-Every value is computed once per face (the analyzer caches per face), so building a FaceDetail
-and then filtering by quality does not run a model twice.
+and the pieces they are made of, for the operations still to come (celebrities, persons,
+face search in videos): `detect` (the analyzer's faces, largest first), `face_detail`,
+`compared_face`, `bounding_box`, `similarity` / `face_similarity` (the calibrated 0..100
+scale every face operation shares) and `quality_filter_reasons`.
+
+Every value is computed once per face (the analyzer caches per face), so building a
+FaceDetail and then filtering by quality does not run a model twice.
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from rekognition_emulator.emulator.media.images import DecodedImage
+from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.handlers.analysis.numbers import f32, percent
 from rekognition_emulator.models.face.analyzer import (
     DETECTOR_LANDMARKS,
     Face,
     default_analyzer,
     named_landmarks,
 )
+
+MAX_FACES = 100  # Rekognition analyses the 100 largest faces of an image
+DEFAULT_SIMILARITY_THRESHOLD = 80.0  # CompareFaces
 
 # --- enums, exactly as the service model spells them ------------------------------------------
 
@@ -98,29 +105,14 @@ ATTRIBUTE_MEMBERS = {
     "SMILE": "Smile",
     "SUNGLASSES": "Sunglasses",
 }
-# FaceDetail members in the order Rekognition writes them (the service model's order).
-FACE_DETAIL_ORDER = (
-    "BoundingBox", "AgeRange", "Smile", "Eyeglasses", "Sunglasses", "Gender", "Beard",
-    "Mustache", "EyesOpen", "MouthOpen", "Emotions", "Landmarks", "Pose", "Quality",
-    "Confidence", "FaceOccluded", "EyeDirection",
-)  # fmt: skip
-
-
-def _f(x: float) -> float:
-    """A float as Rekognition writes it: single precision (e.g. 99.99961853027344)."""
-    return float(np.float32(x))
-
-
-def _percent(p: float) -> float:
-    return _f(float(np.clip(p * 100.0, 0.0, 100.0)))
 
 
 # --- detection -------------------------------------------------------------------------------
 
 
-def detect_faces(image: DecodedImage, *, max_faces: int = 100) -> list[Face]:
-    """Faces of a decoded request image, largest first, at most `max_faces` (AWS: 100)."""
-    return default_analyzer().detect(image.rgb, max_faces=max_faces)
+def detect(rgb: np.ndarray, *, max_faces: int = MAX_FACES) -> list[Face]:
+    """The analyzer's faces of a frame, largest first, at most `max_faces` (AWS: 100)."""
+    return default_analyzer().detect(rgb, max_faces=max_faces)
 
 
 def detection_confidence(face: Face) -> float:
@@ -132,46 +124,44 @@ def detection_confidence(face: Face) -> float:
     marginal detections visibly unsure (0.7 -> 89).
     """
     z = 21.2 * (face.score - 0.6)
-    return _f(100.0 / (1.0 + np.exp(-z)))
+    return f32(100.0 / (1.0 + np.exp(-z)))
 
 
-def bounding_box(face: Face, image: DecodedImage) -> dict[str, float]:
-    """Box as ratios of the image's width and height (may extend past 0..1, as AWS's does)."""
+def bounding_box(rgb: np.ndarray, face: Face) -> dict[str, float]:
+    """Box as ratios of the frame's width and height (may extend past 0..1, as AWS's does)."""
+    height, width = rgb.shape[:2]
     x, y, w, h = face.box
     return {
-        "Width": _f(w / image.width),
-        "Height": _f(h / image.height),
-        "Left": _f(x / image.width),
-        "Top": _f(y / image.height),
+        "Width": f32(w / width),
+        "Height": f32(h / height),
+        "Left": f32(x / width),
+        "Top": f32(y / height),
     }
 
 
-def landmarks(face: Face, image: DecodedImage, names: Iterable[str]) -> list[dict[str, Any]]:
+def landmarks(rgb: np.ndarray, face: Face, names: Iterable[str]) -> list[dict[str, Any]]:
+    height, width = rgb.shape[:2]
     points = named_landmarks(face, tuple(names))
     return [
-        {
-            "Type": LANDMARK_TYPES[name],
-            "X": _f(xy[0] / image.width),
-            "Y": _f(xy[1] / image.height),
-        }
+        {"Type": LANDMARK_TYPES[name], "X": f32(xy[0] / width), "Y": f32(xy[1] / height)}
         for name, xy in points.items()
     ]
 
 
 def pose(face: Face) -> dict[str, float]:
     p = face.pose
-    return {"Roll": _f(p.roll), "Yaw": _f(p.yaw), "Pitch": _f(p.pitch)}
+    return {"Roll": f32(p.roll), "Yaw": f32(p.yaw), "Pitch": f32(p.pitch)}
 
 
 def quality(face: Face) -> dict[str, float]:
     q = face.quality
-    return {"Brightness": _f(q.brightness), "Sharpness": _f(q.sharpness)}
+    return {"Brightness": f32(q.brightness), "Sharpness": f32(q.sharpness)}
 
 
 def _flag(p: float) -> dict[str, Any]:
     """A boolean attribute: Value when p >= 0.5, Confidence = certainty of that value."""
     value = p >= 0.5
-    return {"Value": bool(value), "Confidence": _percent(p if value else 1.0 - p)}
+    return {"Value": bool(value), "Confidence": percent(p if value else 1.0 - p)}
 
 
 def emotions(face: Face) -> list[dict[str, Any]]:
@@ -189,7 +179,7 @@ def emotions(face: Face) -> list[dict[str, Any]]:
     out = [(EMOTION_TYPES[k], v * (1.0 - confused)) for k, v in probs.items()]
     out.append(("CONFUSED", confused))
     out.sort(key=lambda kv: -kv[1])
-    return [{"Type": t, "Confidence": _percent(v)} for t, v in out]
+    return [{"Type": t, "Confidence": percent(v)} for t, v in out]
 
 
 def age_range(face: Face) -> dict[str, int]:
@@ -200,13 +190,13 @@ def age_range(face: Face) -> dict[str, int]:
 def gender(face: Face) -> dict[str, Any]:
     female = face.age_gender.female
     if female >= 0.5:
-        return {"Value": "Female", "Confidence": _percent(female)}
-    return {"Value": "Male", "Confidence": _percent(1.0 - female)}
+        return {"Value": "Female", "Confidence": percent(female)}
+    return {"Value": "Male", "Confidence": percent(1.0 - female)}
 
 
 def eye_direction(face: Face) -> dict[str, float]:
     g = face.gaze
-    return {"Yaw": _f(g.yaw), "Pitch": _f(g.pitch), "Confidence": _percent(g.reliability)}
+    return {"Yaw": f32(g.yaw), "Pitch": f32(g.pitch), "Confidence": percent(g.reliability)}
 
 
 # --- attributes of the request ---------------------------------------------------------------
@@ -233,6 +223,9 @@ def parse_attributes(attributes: Iterable[str] | None) -> AttributeRequest:
     return AttributeRequest(members, False)
 
 
+DEFAULT_ATTRIBUTES = parse_attributes(["DEFAULT"])
+ALL_ATTRIBUTES = parse_attributes(["ALL"])
+
 _MEMBER_BUILDERS = {
     "AgeRange": age_range,
     "Smile": lambda f: _flag(f.smile),
@@ -250,48 +243,185 @@ _MEMBER_BUILDERS = {
 
 
 def face_detail(
-    face: Face, image: DecodedImage, wanted: AttributeRequest | Iterable[str] | None = None
+    rgb: np.ndarray, face: Face, attributes: AttributeRequest = DEFAULT_ATTRIBUTES
 ) -> dict[str, Any]:
-    """The FaceDetail of one face; `wanted` is an AttributeRequest or a raw Attributes list."""
-    if not isinstance(wanted, AttributeRequest):
-        wanted = parse_attributes(wanted)
-    names = ALL_LANDMARK_NAMES if wanted.all_landmarks else DEFAULT_LANDMARK_NAMES
-    parts: dict[str, Any] = {
-        "BoundingBox": bounding_box(face, image),
-        "Landmarks": landmarks(face, image, names),
+    """The FaceDetail of one face of the frame."""
+    names = ALL_LANDMARK_NAMES if attributes.all_landmarks else DEFAULT_LANDMARK_NAMES
+    detail: dict[str, Any] = {
+        "BoundingBox": bounding_box(rgb, face),
+        "Landmarks": landmarks(rgb, face, names),
         "Pose": pose(face),
         "Quality": quality(face),
         "Confidence": detection_confidence(face),
     }
-    for member in wanted.members:
-        parts[member] = _MEMBER_BUILDERS[member](face)
-    return {k: parts[k] for k in FACE_DETAIL_ORDER if k in parts}
+    for member in attributes.members:
+        detail[member] = _MEMBER_BUILDERS[member](face)
+    return detail
 
 
 def face_details(
-    faces: list[Face], image: DecodedImage, wanted: AttributeRequest | Iterable[str] | None = None
+    rgb: np.ndarray, faces: list[Face], attributes: AttributeRequest = DEFAULT_ATTRIBUTES
 ) -> list[dict[str, Any]]:
-    """FaceDetails of several faces of one image, with the networks batched across faces."""
-    if not isinstance(wanted, AttributeRequest):
-        wanted = parse_attributes(wanted)
+    """FaceDetails of several faces of one frame, with the networks batched across faces."""
     if len(faces) > 1:
         default_analyzer().prefetch(
             faces,
-            age_gender=bool(wanted.members & {"AgeRange", "Gender"}),
-            expression=bool(wanted.members & {"Emotions", "Smile"}),
+            age_gender=bool(attributes.members & {"AgeRange", "Gender"}),
+            expression=bool(attributes.members & {"Emotions", "Smile"}),
         )
-    return [face_detail(face, image, wanted) for face in faces]
+    return [face_detail(rgb, face, attributes) for face in faces]
 
 
-def compared_face(face: Face, image: DecodedImage) -> dict[str, Any]:
-    """ComparedFace (CompareFaces matches and unmatched faces, SearchFacesByImage)."""
+def compared_face(rgb: np.ndarray, face: Face) -> dict[str, Any]:
+    """ComparedFace (CompareFaces matches and unmatched faces; celebrities' Face)."""
     return {
-        "BoundingBox": bounding_box(face, image),
+        "BoundingBox": bounding_box(rgb, face),
         "Confidence": detection_confidence(face),
-        "Landmarks": landmarks(face, image, DEFAULT_LANDMARK_NAMES),
+        "Landmarks": landmarks(rgb, face, DEFAULT_LANDMARK_NAMES),
         "Pose": pose(face),
         "Quality": quality(face),
     }
+
+
+# --- the operations' pieces, per frame -------------------------------------------------------
+
+
+@dataclass
+class FrameFace:
+    """One face of a frame: its FaceDetail, and its embedding computed on first use."""
+
+    face: Face
+    face_detail: dict[str, Any]
+
+    @property
+    def embedding(self) -> np.ndarray:
+        return np.asarray(self.face.embedding, dtype=np.float32)
+
+
+def detect_faces(
+    rgb: np.ndarray,
+    *,
+    attributes: AttributeRequest = DEFAULT_ATTRIBUTES,
+    max_faces: int = MAX_FACES,
+) -> list[dict[str, Any]]:
+    """DetectFaces' FaceDetails of one frame (a video's FaceDetection per sampled frame)."""
+    return [f.face_detail for f in frame_faces(rgb, attributes=attributes, max_faces=max_faces)]
+
+
+def frame_faces(
+    rgb: np.ndarray,
+    *,
+    attributes: AttributeRequest = DEFAULT_ATTRIBUTES,
+    max_faces: int = MAX_FACES,
+) -> list[FrameFace]:
+    """Every face of a frame, largest first, with its FaceDetail (networks batched across
+    faces) and its embedding on demand: what face search in a video needs per frame."""
+    found = detect(rgb, max_faces=max_faces)
+    details = face_details(rgb, found, attributes)
+    return [FrameFace(face, detail) for face, detail in zip(found, details, strict=True)]
+
+
+def compare_faces(
+    source_rgb: np.ndarray,
+    target_rgb: np.ndarray,
+    *,
+    similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+    quality_filter: str = "NONE",
+) -> dict[str, Any]:
+    """CompareFaces: the largest source face that passes the quality filter against every
+    target face (SourceImageFace, FaceMatches best first, UnmatchedFaces)."""
+    source_faces = [f for f in detect(source_rgb) if passes_quality_filter(f, quality_filter)]
+    if not source_faces:
+        raise errors.InvalidParameterException(
+            "Request has invalid parameters: no face was detected in the source image"
+            + ("" if quality_filter == "NONE" else f" that passes QualityFilter {quality_filter}")
+            + "."
+        )
+    source = source_faces[0]
+    targets = [f for f in detect(target_rgb) if passes_quality_filter(f, quality_filter)]
+    if not targets and quality_filter == "NONE":
+        raise errors.InvalidParameterException(
+            "Request has invalid parameters: no face was detected in the target image."
+        )
+
+    matches, unmatched = [], []
+    for face in targets:
+        score = face_similarity(source, face)
+        if score >= similarity_threshold:
+            matches.append((score, face))
+        else:
+            unmatched.append(face)
+    matches.sort(key=lambda m: -m[0])  # best match first
+    return {
+        "SourceImageFace": {
+            "BoundingBox": bounding_box(source_rgb, source),
+            "Confidence": detection_confidence(source),
+        },
+        "FaceMatches": [
+            {"Similarity": score, "Face": compared_face(target_rgb, face)}
+            for score, face in matches
+        ],
+        "UnmatchedFaces": [compared_face(target_rgb, face) for face in unmatched],
+    }
+
+
+@dataclass
+class Indexing:
+    indexed: list[FrameFace]  # largest first, as IndexFaces stores and returns them
+    unindexed: list[dict[str, Any]]  # IndexFaces' UnindexedFaces
+
+
+def index_faces(
+    rgb: np.ndarray,
+    *,
+    attributes: AttributeRequest = DEFAULT_ATTRIBUTES,
+    max_faces: int | None = None,
+    quality_filter: str = "AUTO",
+) -> Indexing:
+    """Which faces of the frame IndexFaces stores, and why it leaves the others out.
+
+    AWS: faces failing the quality bar are filtered out first; if more than MaxFaces remain,
+    the smallest are left out with EXCEEDS_MAX_FACES. At most the 100 largest faces count.
+    """
+    indexed: list[FrameFace] = []
+    unindexed: list[dict[str, Any]] = []
+    for face in detect(rgb):  # largest first
+        reasons = quality_filter_reasons(face, quality_filter)
+        if not reasons and max_faces is not None and len(indexed) >= max_faces:
+            reasons = ["EXCEEDS_MAX_FACES"]
+        detail = face_detail(rgb, face, attributes)
+        if reasons:
+            unindexed.append({"Reasons": reasons, "FaceDetail": detail})
+        else:
+            indexed.append(FrameFace(face, detail))
+    return Indexing(indexed, unindexed)
+
+
+@dataclass
+class SearchProbe:
+    searched: FrameFace | None  # the largest face that passes the quality filter
+    unsearched: list[dict[str, Any]]  # SearchUsersByImage's UnsearchedFaces
+    why_none: str  # what to say when there is no face to search with
+
+
+def search_face(rgb: np.ndarray, *, quality_filter: str = "NONE") -> SearchProbe:
+    """The face SearchFacesByImage / SearchUsersByImage search with, and the others."""
+    found = detect(rgb)
+    searched: FrameFace | None = None
+    unsearched: list[dict[str, Any]] = []
+    for face in found:  # largest first
+        reasons = quality_filter_reasons(face, quality_filter)
+        if not reasons and searched is None:
+            searched = FrameFace(face, face_detail(rgb, face))
+            continue
+        unsearched.append(
+            {"FaceDetails": face_detail(rgb, face), "Reasons": reasons or ["FACE_NOT_LARGEST"]}
+        )
+    if not found:
+        why = "no face was detected in the image"
+    else:
+        why = f"no face of the image passes QualityFilter {quality_filter}"
+    return SearchProbe(searched, unsearched, why)
 
 
 # --- similarity ------------------------------------------------------------------------------
@@ -311,7 +441,7 @@ SIMILARITY_CENTRE = 0.334
 
 
 def similarity(cosine: float) -> float:
-    return _f(100.0 / (1.0 + np.exp(-SIMILARITY_SLOPE * (float(cosine) - SIMILARITY_CENTRE))))
+    return f32(100.0 / (1.0 + np.exp(-SIMILARITY_SLOPE * (float(cosine) - SIMILARITY_CENTRE))))
 
 
 def face_similarity(a: Face, b: Face) -> float:
