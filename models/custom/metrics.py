@@ -1,8 +1,9 @@
 """Evaluation of a trained model on its test images: per-label scores, thresholds, AP, AR.
 
 What is computed, as the Custom Labels evaluation reports it:
-- per label, a threshold (the "assumed threshold") chosen on the test scores to maximise F1,
-  ties going to the higher threshold (fewer false positives for the same F1);
+- per label, a threshold (the "assumed threshold") chosen on the test scores to maximise F1:
+  of the scores that do, the highest (fewer false positives for the same F1), then moved
+  half-way down to the next lower test score, where new images have the most room;
 - per label, precision, recall and F1 at that threshold;
 - the model's F1, precision and recall are the unweighted means of the labels' values;
 - detection adds average precision (VOC all-point interpolation, IoU >= 0.5) and average
@@ -75,7 +76,11 @@ def best_threshold(scores: np.ndarray, positive: np.ndarray, n_positive: int) ->
     best = candidates[int(np.argmax(f1[candidates]))]
     if f1[best] == 0.0:
         return (min(1.0, float(s[0])), 0.0, 0.0, 0.0)
-    return (float(s[best]), float(precision[best]), float(recall[best]), float(f1[best]))
+    # Any threshold between this score and the next lower one gives the same F1 on the test
+    # images; the middle of that gap leaves new images the most room on either side.
+    below = float(s[best + 1]) if best + 1 < len(s) else 0.0
+    threshold = (float(s[best]) + below) / 2
+    return (threshold, float(precision[best]), float(recall[best]), float(f1[best]))
 
 
 def classification(
