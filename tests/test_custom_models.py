@@ -247,3 +247,30 @@ def test_damaged_or_newer_files_are_refused_with_a_reason(tmp_path: Path, traine
         model.from_bytes(newer)
     with pytest.raises(model.ModelFileError, match="cannot read"):
         model.load(tmp_path / "missing.npz")
+
+
+# --- moderation adapters ---------------------------------------------------------------------
+
+
+def test_adapter_learns_a_label_the_base_model_misses_and_keeps_the_others(extractor, tmp_path):
+    from rekognition_emulator.models.custom import adapter
+
+    cat, cup = skimage.data.chelsea(), skimage.data.coffee()
+    images = _crops(cat, 4, 0) + _crops(cup, 4, 1)
+    feats = extractor.pooled(images)
+    # The base model sees "Drugs" a little everywhere and nothing of what the user calls
+    # "Rude Gesture" (here: the cat photos).
+    base = [{"Drugs": 30.0, "Violence": 5.0}] * 8
+    truth = [{"Rude Gesture"}] * 4 + [set()] * 4
+    trained = adapter.train(feats, base, truth, ["Drugs", "Violence"])
+    test_cat, test_cup = extractor.pooled([_crops(cat, 1, 7)[0], _crops(cup, 1, 7)[0]])
+    on_cat = trained.rescore(test_cat, {"Drugs": 30.0, "Violence": 5.0})
+    on_cup = trained.rescore(test_cup, {"Drugs": 30.0, "Violence": 5.0})
+    assert on_cat["Rude Gesture"] > 50 > on_cup["Rude Gesture"]
+    assert on_cat["Drugs"] == 30.0 and on_cat["Violence"] == 5.0
+    saved = model.TrainedModel(
+        model.ADAPTER, trained.labels, {"Rude Gesture": 0.5}, adapter=trained
+    )
+    model.save(saved, tmp_path / "a.npz")
+    loaded = model.load(tmp_path / "a.npz").adapter
+    assert loaded.rescore(test_cat, {"Drugs": 30.0}) == trained.rescore(test_cat, {"Drugs": 30.0})

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from rekognition_emulator.models.custom.adapter import Adapter
 from rekognition_emulator.models.custom.classifier import Probe
 from rekognition_emulator.models.custom.detector import DetectorHead, Pca
 from rekognition_emulator.models.custom.features import FeatureExtractor
@@ -30,6 +31,7 @@ from rekognition_emulator.models.custom.features import FeatureExtractor
 FORMAT_VERSION = 1
 CLASSIFICATION = "classification"
 DETECTION = "detection"
+ADAPTER = "adapter"  # re-scores a base moderation model (see models.custom.adapter)
 
 
 class ModelFileError(Exception):
@@ -45,15 +47,18 @@ class Prediction:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    kind: str  # CLASSIFICATION or DETECTION
+    kind: str  # CLASSIFICATION, DETECTION or ADAPTER
     labels: list[str]
     thresholds: dict[str, float]  # label -> 0..1, chosen on the test images
     probe: Probe | None = None
     head: DetectorHead | None = None
     info: dict[str, Any] = field(default_factory=dict)  # free-form facts about the training
+    adapter: Adapter | None = None
 
     def predict(self, extractor: FeatureExtractor, rgb: np.ndarray) -> list[Prediction]:
         """Every label's score (classification) or every detection, best first, unfiltered."""
+        if self.kind == ADAPTER:
+            raise TypeError("an adapter re-scores a base model's output: use .adapter.rescore")
         if self.kind == CLASSIFICATION:
             assert self.probe is not None
             scores = self.probe.classify(extractor, rgb)
@@ -91,6 +96,8 @@ def to_bytes(model: TrainedModel) -> bytes:
         parts["probe"] = _arrays("probe", model.probe, arrays)
     if model.head is not None:
         parts["head"] = _arrays("head", model.head, arrays)
+    if model.adapter is not None:
+        parts["adapter"] = _arrays("adapter", model.adapter, arrays)
     meta = {
         "format": FORMAT_VERSION,
         "kind": model.kind,
@@ -118,7 +125,7 @@ def from_bytes(data: bytes) -> TrainedModel:
             f"({FORMAT_VERSION}); upgrade rekognition-emulator"
         )
     parts = meta["parts"]
-    probe = head = None
+    probe = head = adapter = None
     try:
         if "probe" in parts:
             probe = Probe(
@@ -132,10 +139,19 @@ def from_bytes(data: bytes) -> TrainedModel:
                 for name in ("pca32", "pca16")
             }
             head = DetectorHead(**parts["head"], **pcas, **h)
+        if "adapter" in parts:
+            a = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("adapter.")}
+            adapter = Adapter(**parts["adapter"], **a)
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"model file is missing a part: {exc}") from exc
     return TrainedModel(
-        meta["kind"], meta["labels"], meta["thresholds"], probe, head, meta.get("info", {})
+        meta["kind"],
+        meta["labels"],
+        meta["thresholds"],
+        probe,
+        head,
+        meta.get("info", {}),
+        adapter,
     )
 
 
