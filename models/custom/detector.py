@@ -290,7 +290,7 @@ class DetectorHead:
             ok = (refined[:, 2] - refined[:, 0] >= 2) & (refined[:, 3] - refined[:, 1] >= 2)
             refined, first = refined[ok], probs[idx[ok], j]
             # The second look: the refined box is scored where it now is; the detection keeps
-            # the mean of both scores (a box that moved onto the object gains, one that
+            # the geometric mean of both scores (a box that moved onto the object gains, one that
             # slid off loses).
             second = self._scores(region_features(im, refined))[:, j]
             scores = np.sqrt(first * second)
