@@ -92,44 +92,30 @@ class Pca:
 
 
 def _integral(fmap: np.ndarray) -> np.ndarray:
-    """Summed-area table with a zero first row and column: (c, h + 1, w + 1)."""
+    """Summed-area table, channels last, with a zero first row and column: (h + 1, w + 1, c).
+    Channels last so that sampling one point gathers one contiguous run of memory."""
     c, h, w = fmap.shape
-    table = np.zeros((c, h + 1, w + 1), np.float64)
-    table[:, 1:, 1:] = fmap.cumsum(axis=1).cumsum(axis=2)
+    table = np.zeros((h + 1, w + 1, c), np.float32)
+    table[1:, 1:] = fmap.transpose(1, 2, 0).astype(np.float64).cumsum(axis=0).cumsum(axis=1)
     return table
 
 
 def _sample(table: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The table at fractional points (bilinear: exact for a map of constant cells)."""
-    _, hp, wp = table.shape
+    hp, wp, _ = table.shape
     x = np.clip(x, 0, wp - 1)
     y = np.clip(y, 0, hp - 1)
-    x0 = np.minimum(np.floor(x).astype(int), wp - 2)
-    y0 = np.minimum(np.floor(y).astype(int), hp - 2)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    t = table.transpose(1, 2, 0)  # (h + 1, w + 1, c)
-    return (
-        t[y0, x0] * (1 - fx) * (1 - fy)
-        + t[y0, x0 + 1] * fx * (1 - fy)
-        + t[y0 + 1, x0] * (1 - fx) * fy
-        + t[y0 + 1, x0 + 1] * fx * fy
-    )
+    x0 = np.minimum(x.astype(int), wp - 2)
+    y0 = np.minimum(y.astype(int), hp - 2)
+    fx, fy = (x - x0).astype(np.float32)[:, None], (y - y0).astype(np.float32)[:, None]
+    top = table[y0, x0] + (table[y0, x0 + 1] - table[y0, x0]) * fx
+    bottom = table[y0 + 1, x0] + (table[y0 + 1, x0 + 1] - table[y0 + 1, x0]) * fx
+    return top + (bottom - top) * fy
 
 
-def _box_sums(table: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Sum of the map over each box given in map cells (n, 4) -> (n, c)."""
-    x0, y0, x1, y1 = boxes.T
-    return (
-        _sample(table, x1, y1)
-        - _sample(table, x0, y1)
-        - _sample(table, x1, y0)
-        + _sample(table, x0, y0)
-    )
-
-
-def _box_means(table: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-3)
-    return _box_sums(table, boxes) / area[:, None]
+def _rect(corners: dict, xa: str, ya: str, xb: str, yb: str) -> np.ndarray:
+    """Sum over the rectangle between two sampled corners (inclusion-exclusion)."""
+    return corners[xb, yb] - corners[xa, yb] - corners[xb, ya] + corners[xa, ya]
 
 
 @dataclass(frozen=True)
@@ -149,52 +135,40 @@ def image_maps(fm: FeatureMaps, pca32: Pca, pca16: Pca, width: int, height: int)
     )
 
 
-def _regions(boxes: np.ndarray, width: int, height: int) -> list[np.ndarray]:
-    """The box, its four quadrants, and the box grown CONTEXT times (clipped), in image px."""
+def region_features(im: ImageMaps, boxes: np.ndarray) -> np.ndarray:
+    """(n, d) features of image-px boxes: the maps averaged over the box, its four quadrants
+    and the ring around it (the box grown CONTEXT times, clipped to the image, minus the
+    box); then the box's position, size and aspect. The box and its quadrants share a 3 x 3
+    grid of corners, so each map is sampled at 13 points a box."""
     x0, y0, x1, y1 = boxes.T
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     gw, gh = (x1 - x0) * CONTEXT / 2, (y1 - y0) * CONTEXT / 2
-    grown = np.stack(
-        [
-            np.clip(cx - gw, 0, width),
-            np.clip(cy - gh, 0, height),
-            np.clip(cx + gw, 0, width),
-            np.clip(cy + gh, 0, height),
-        ],
-        1,
-    )
-    return [
-        boxes,
-        np.stack([x0, y0, cx, cy], 1),
-        np.stack([cx, y0, x1, cy], 1),
-        np.stack([x0, cy, cx, y1], 1),
-        np.stack([cx, cy, x1, y1], 1),
-        grown,
-    ]
-
-
-def region_features(im: ImageMaps, boxes: np.ndarray) -> np.ndarray:
-    """(n, d) features of image-px boxes: pooled maps over box, quadrants and ring, geometry."""
+    xs = {"0": x0, "c": cx, "1": x1, "g0": np.clip(cx - gw, 0, im.width), "g1": np.clip(cx + gw, 0, im.width)}  # fmt: skip
+    ys = {"0": y0, "c": cy, "1": y1, "g0": np.clip(cy - gh, 0, im.height), "g1": np.clip(cy + gh, 0, im.height)}  # fmt: skip
+    points = [(a, b) for a in ("0", "c", "1") for b in ("0", "c", "1")]
+    points += [("g0", "g0"), ("g0", "g1"), ("g1", "g0"), ("g1", "g1")]
     parts = []
     for table, stride in ((im.table32, 32.0), (im.table16, 16.0)):
         k = im.scale / stride
-        regions = _regions(boxes, im.width, im.height)
-        means = [_box_means(table, r * k) for r in regions[:5]]
-        grown = regions[5] * k
-        inner = boxes * k
-        ring_sum = _box_sums(table, grown) - _box_sums(table, inner)
-        ring_area = np.maximum(
-            (grown[:, 2] - grown[:, 0]) * (grown[:, 3] - grown[:, 1])
-            - (inner[:, 2] - inner[:, 0]) * (inner[:, 3] - inner[:, 1]),
-            1e-3,
-        )
-        parts += means + [ring_sum / ring_area[:, None]]
-    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
-    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        corners = {(a, b): _sample(table, xs[a] * k, ys[b] * k) for a, b in points}
+        area = np.maximum((x1 - x0) * (y1 - y0) * k * k, 1e-3)[:, None]
+        box = _rect(corners, "0", "0", "1", "1")
+        quadrants = [
+            _rect(corners, "0", "0", "c", "c"),
+            _rect(corners, "c", "0", "1", "c"),
+            _rect(corners, "0", "c", "c", "1"),
+            _rect(corners, "c", "c", "1", "1"),
+        ]
+        grown_area = (xs["g1"] - xs["g0"]) * (ys["g1"] - ys["g0"]) * k * k
+        ring_area = np.maximum(grown_area[:, None] - area, 1e-3)
+        ring = (_rect(corners, "g0", "g0", "g1", "g1") - box) / ring_area
+        parts += [box / area] + [q / (area / 4) for q in quadrants] + [ring]
+    w = np.maximum(x1 - x0, 1.0)
+    h = np.maximum(y1 - y0, 1.0)
     geometry = np.stack(
         [
-            (boxes[:, 0] + boxes[:, 2]) / (2 * im.width),
-            (boxes[:, 1] + boxes[:, 3]) / (2 * im.height),
+            cx / im.width,
+            cy / im.height,
             np.log(w / im.width),
             np.log(h / im.height),
             np.log(w / h),
