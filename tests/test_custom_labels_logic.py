@@ -445,3 +445,12 @@ def test_training_from_entries_writes_the_six_files_and_marks_unreadable_images(
     bad = {ln.key: codes(ln.json) for ln in lines if ln.key in ("missing.png", "tiny.png")}
     # Each is in the training or the test set; either way its image was read and refused.
     assert bad == {"missing.png": ["ERROR_INVALID_IMAGE"], "tiny.png": ["ERROR_INVALID_IMAGE_DIMENSION"]}  # fmt: skip
+
+
+def test_moderation_adapter_lines():
+    line = manifest.parse_line('{"source-ref": "s3://b/1.jpg", "content-moderation-groundtruth": {"ModerationLabels": [{"Name": "Rude Gesture"}]}}', 0)  # fmt: skip
+    assert line.moderation and line.image_labels == ["Rude Gesture"] and line.labeled
+    safe = manifest.parse_line('{"source-ref": "s3://b/2.jpg", "content-moderation-groundtruth": {"ModerationLabels": []}}', 0)  # fmt: skip
+    assert safe.moderation and safe.labeled and safe.labels == []
+    bad = manifest.parse_line('{"source-ref": "s3://b/3.jpg", "content-moderation-groundtruth": {"Labels": 1}}', 0)  # fmt: skip
+    assert codes(bad.json) == ["ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"] and not bad.labeled

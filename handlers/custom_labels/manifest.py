@@ -36,6 +36,9 @@ MAX_BOXES = 50
 MAX_LABELS_PER_IMAGE = 50
 MAX_LABEL_NAME = 256  # (unconfirmed: AWS documents no limit; the console caps names at 256)
 RESERVED_KEYS = {"source-ref", "errors", "warnings", "cl-metadata"}
+# A moderation adapter's line: {"source-ref": ..., MODERATION_KEY: {"ModerationLabels":
+# [{"Name": "Rude Gesture"}, ...]}}; an empty list says the image has none of them.
+MODERATION_KEY = "content-moderation-groundtruth"
 _S3_URL = re.compile(r"^s3://([^/\s]+)/(.+)$", re.DOTALL)
 
 # The service's own messages for each code (Custom Labels developer guide).
@@ -99,6 +102,7 @@ class Line:
     image_size: tuple[int, int] | None = None  # (width, height) from a detection attribute
     detection_attributes: int = 0  # detection attributes present (valid or not)
     classification_attributes: int = 0
+    moderation: bool = False  # an adapter's line: image_labels are moderation labels
 
     @property
     def bucket(self) -> str | None:
@@ -117,7 +121,8 @@ class Line:
 
     @property
     def labeled(self) -> bool:
-        return bool(self.image_labels or self.boxes)
+        # An adapter's line with an empty label list is labelled too: "nothing to flag".
+        return bool(self.image_labels or self.boxes) or self.moderation
 
     @property
     def has_errors(self) -> bool:
@@ -180,6 +185,9 @@ def parse_line(text: str, index: int) -> Line:
 
 def _read_attributes(line: Line) -> None:
     data = line.json
+    if MODERATION_KEY in data:
+        _moderation(line, data[MODERATION_KEY])
+        return
     names = [k for k in data if k not in RESERVED_KEYS and not k.endswith("-metadata")]
     pairs = [k for k in names if isinstance(data.get(f"{k}-metadata"), dict) or f"{k}-metadata" in data]  # fmt: skip
     if not names:
@@ -218,6 +226,18 @@ def _read_attributes(line: Line) -> None:
             _add(data, "WARNING_NO_ANNOTATIONS")  # human-annotated, no boxes: ignored
         else:
             _add(data, "ERROR_NO_VALID_LABEL_ATTRIBUTES")
+
+
+def _moderation(line: Line, value: Any) -> None:
+    labels = value.get("ModerationLabels") if isinstance(value, dict) else None
+    if not isinstance(labels, list) or not all(isinstance(x, dict) for x in labels):
+        _add(line.json, "ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT", MODERATION_KEY)
+        return
+    for entry in labels:
+        if not _label_name_ok(entry, entry.get("Name")):
+            return
+    line.moderation = True
+    line.image_labels = list(dict.fromkeys(entry["Name"] for entry in labels))
 
 
 def _label_name_ok(scope: dict, name: Any) -> bool:

@@ -150,7 +150,7 @@ def check(
     return use_case, train, test
 
 
-def _load(lines: Sequence[Line], read: ReadImage) -> tuple[list[Line], list[np.ndarray]]:
+def load_images(lines: Sequence[Line], read: ReadImage) -> tuple[list[Line], list[np.ndarray]]:
     """The lines whose image can be used, with the pixels; the others get their error."""
     kept, pixels = [], []
     for line in lines:
@@ -166,6 +166,33 @@ def _load(lines: Sequence[Line], read: ReadImage) -> tuple[list[Line], list[np.n
         kept.append(line)
         pixels.append(rgb)
     return kept, pixels
+
+
+def failed_outcome(
+    failed: TrainingFailed,
+    train_lines: Sequence[Line],
+    test_lines: Sequence[Line] | None,
+    project: str,
+    version: str,
+    output_prefix: str | None,
+    start: float,
+) -> Outcome:
+    """A training that ended in a terminal error: no model, its message, and the manifest
+    summary that names the error (the one file AWS writes then)."""
+    summary = evaluation.manifest_summary(
+        evaluation.SideCounts(NOT_DETERMINED, train_lines, [failed.entry()]),
+        evaluation.SideCounts(NOT_DETERMINED, test_lines or [], []),
+        [failed.entry()],
+    )
+    key = evaluation.output_key(output_prefix, evaluation.MANIFEST_SUMMARY, project, version)
+    return Outcome(
+        None,
+        str(failed),
+        {key: write_json(summary)},
+        keys={evaluation.MANIFEST_SUMMARY: key},
+        seconds=time.time() - start,
+        auto_split=test_lines is None,
+    )
 
 
 def _boxed(line: Line, rgb: np.ndarray) -> training.BoxedImage:
@@ -206,20 +233,14 @@ def train(
     try:
         use_case, train_set, test_set = check(train_lines, test_lines)
     except TrainingFailed as failed:
-        summary = evaluation.manifest_summary(
-            evaluation.SideCounts(NOT_DETERMINED, train_lines, [failed.entry()]),
-            evaluation.SideCounts(NOT_DETERMINED, test_lines or [], []),
-            [failed.entry()],
-        )
-        files = {key(evaluation.MANIFEST_SUMMARY): _json(summary)}
-        return Outcome(None, str(failed), files, keys={evaluation.MANIFEST_SUMMARY: key(evaluation.MANIFEST_SUMMARY)}, seconds=time.time() - start, auto_split=auto)  # fmt: skip
+        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
 
-    train_set, train_px = _load(train_set, read)
-    test_set, test_px = _load(test_set, read)
+    train_set, train_px = load_images(train_set, read)
+    test_set, test_px = load_images(test_set, read)
     labels = datasets.labels_of(train_set)
     if not train_set or not test_set:
         failed = TrainingFailed("ERROR_FAILED_IMAGES_S3_COPY", "(no usable image in the " + ("training" if not train_set else "testing") + " dataset)")  # fmt: skip
-        return Outcome(None, str(failed), seconds=time.time() - start, auto_split=auto)
+        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
     quiet = progress or (lambda _: None)
     if use_case == IMAGE_LEVEL:
         result = training.train_classifier(
@@ -271,8 +292,8 @@ def train(
         [],
     )
     contents = {
-        evaluation.SUMMARY: _json(summary),
-        evaluation.MANIFEST_SUMMARY: _json(manifest_summary),
+        evaluation.SUMMARY: write_json(summary),
+        evaluation.MANIFEST_SUMMARY: write_json(manifest_summary),
         evaluation.TRAINING_GT: evaluation.jsonl([ln.json for ln in train_set]),
         evaluation.TESTING_GT: evaluation.jsonl(snapshot),
         evaluation.TRAINING_VALIDATION: evaluation.jsonl([ln.json for ln in train_lines]),
@@ -293,5 +314,5 @@ def train(
     )
 
 
-def _json(obj: dict) -> bytes:
+def writewrite_json(obj: dict) -> bytes:
     return json.dumps(obj, indent=2).encode()
