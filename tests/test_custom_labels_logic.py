@@ -454,3 +454,27 @@ def test_moderation_adapter_lines():
     assert safe.moderation and safe.labeled and safe.labels == []
     bad = manifest.parse_line('{"source-ref": "s3://b/3.jpg", "content-moderation-groundtruth": {"Labels": 1}}', 0)  # fmt: skip
     assert codes(bad.json) == ["ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"] and not bad.labeled
+
+
+def test_adapter_training_learns_the_users_label_and_reports_it():
+    from rekognition_emulator.handlers.custom_labels import adapters
+
+    cat, cup = skimage.data.chelsea(), skimage.data.coffee()
+    objects, texts = {}, []
+    for name, rgb, labels in (("cat", cat, [{"Name": "Rude Gesture"}]), ("cup", cup, [])):
+        for i in range(5):
+            h, w = rgb.shape[:2]
+            objects[f"{name}{i}.png"] = _png(np.ascontiguousarray(rgb[i * 9 : h - 20 + i * 4, i * 11 : w - 30 + i * 6]))  # fmt: skip
+            texts.append(json.dumps({"source-ref": f"s3://b/{name}{i}.png", manifest.MODERATION_KEY: {"ModerationLabels": labels}}))  # fmt: skip
+
+    def base(rgb: np.ndarray) -> dict[str, float]:
+        return {"Violence": 10.0, "Drugs": 2.0}  # a base model that sees nothing here
+
+    lines = _lines(*texts)
+    outcome = adapters.train_adapter(default_extractor(), base, ["Violence", "Drugs"], lines, None, lambda b, k: objects[k], project="mod", version="a1", version_arn="arn:a", output_prefix=None)  # fmt: skip
+    assert outcome.model is not None, outcome.status_message
+    assert outcome.model.labels == ["Rude Gesture"] and outcome.f1 == 1.0
+    assert "EvaluationResultSummary-mod-a1.json" in outcome.files
+    assert "ConfusionMatrix" not in json.loads(outcome.files["EvaluationResultSummary-mod-a1.json"])["AggregatedEvaluationResults"]  # fmt: skip
+    empty = adapters.train_adapter(None, base, [], [], None, lambda b, k: b"", project="m", version="v", version_arn="a", output_prefix=None)  # type: ignore[arg-type]  # fmt: skip
+    assert empty.model is None and empty.status_message.startswith("The manifest file is empty.")

@@ -98,7 +98,9 @@ def train_adapter(
         evaluation.MANIFEST_SUMMARY: write_json(
             evaluation.manifest_summary(
                 evaluation.SideCounts(IMAGE_LEVEL, train_lines, []),
-                evaluation.SideCounts(IMAGE_LEVEL, test_lines if test_lines is not None else test, []),  # fmt: skip
+                evaluation.SideCounts(
+                    IMAGE_LEVEL, test_lines if test_lines is not None else test, []
+                ),  # fmt: skip
                 [],
             )
         ),

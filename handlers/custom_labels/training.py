@@ -314,5 +314,5 @@ def train(
     )
 
 
-def writewrite_json(obj: dict) -> bytes:
+def write_json(obj: dict) -> bytes:
     return json.dumps(obj, indent=2).encode()
