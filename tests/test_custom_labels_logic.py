@@ -478,3 +478,15 @@ def test_adapter_training_learns_the_users_label_and_reports_it():
     assert "ConfusionMatrix" not in json.loads(outcome.files["EvaluationResultSummary-mod-a1.json"])["AggregatedEvaluationResults"]  # fmt: skip
     empty = adapters.train_adapter(None, base, [], [], None, lambda b, k: b"", project="m", version="v", version_arn="a", output_prefix=None)  # type: ignore[arg-type]  # fmt: skip
     assert empty.model is None and empty.status_message.startswith("The manifest file is empty.")
+
+
+def test_a_model_learns_only_its_own_kind_of_label_from_mixed_lines():
+    both = json.loads(det_line("s3://b/0.jpg", [("Box", 1, 1, 50, 50)]))
+    both.update(json.loads(cls_line("s3://b/0.jpg", "A")))
+    lines = _lines(
+        json.dumps(both), *[cls_line(f"s3://b/{i}.jpg", "AB"[i % 2]) for i in range(1, 9)]
+    )
+    use_case, train, test = training.check(lines, None)
+    assert use_case == manifest.IMAGE_LEVEL
+    assert sorted(datasets.labels_of(train + test, use_case)) == ["A", "B"]
+    assert lines[0].labels_for(manifest.OBJECT_LOCALIZATION) == ["Box"]

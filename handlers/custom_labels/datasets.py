@@ -42,9 +42,9 @@ class Failure:
         return f"{text} {self.detail}".strip()
 
 
-def labels_of(lines: Iterable[Line]) -> list[str]:
-    """Every label the entries use, in first-seen order."""
-    return list(dict.fromkeys(label for line in lines for label in line.labels))
+def labels_of(lines: Iterable[Line], use_case: str | None = None) -> list[str]:
+    """Every label the entries use (for `use_case`'s model), in first-seen order."""
+    return list(dict.fromkeys(label for line in lines for label in line.labels_for(use_case)))
 
 
 def stats(lines: Sequence[Line]) -> dict[str, int]:
@@ -129,7 +129,9 @@ def _order_key(line: Line) -> str:
     return hashlib.sha256(f"{SPLIT_SEED}:{line.source_ref}".encode()).hexdigest()
 
 
-def split(lines: Sequence[Line], share: float = TEST_SHARE) -> tuple[list[Line], list[Line]] | None:
+def split(
+    lines: Sequence[Line], share: float = TEST_SHARE, use_case: str | None = None
+) -> tuple[list[Line], list[Line]] | None:
     """Move `share` of the entries to a test set, stratified by label: each label with at
     least two images gets about `share` of them in the test set, and every label keeps at
     least one image in training. None when there are too few labelled images to split."""
@@ -138,7 +140,7 @@ def split(lines: Sequence[Line], share: float = TEST_SHARE) -> tuple[list[Line],
         return None
     counts: dict[str, int] = {}
     for line in labelled:
-        for label in line.labels:
+        for label in line.labels_for(use_case):
             counts[label] = counts.get(label, 0) + 1
     quota = {label: int(round(n * share)) if n >= 2 else 0 for label, n in counts.items()}
     for label, n in counts.items():
@@ -151,7 +153,7 @@ def split(lines: Sequence[Line], share: float = TEST_SHARE) -> tuple[list[Line],
     order = sorted(
         range(len(lines)),
         key=lambda i: (
-            min((counts[lb] for lb in lines[i].labels), default=1 << 30),
+            min((counts[lb] for lb in lines[i].labels_for(use_case)), default=1 << 30),
             _order_key(lines[i]),
         ),  # fmt: skip
     )
@@ -159,9 +161,9 @@ def split(lines: Sequence[Line], share: float = TEST_SHARE) -> tuple[list[Line],
         line = lines[i]
         if not line.labeled or len(in_test) >= target:
             continue
-        if all(taken[lb] < quota[lb] for lb in line.labels):
+        if all(taken[lb] < quota[lb] for lb in line.labels_for(use_case)):
             in_test.add(i)
-            for lb in line.labels:
+            for lb in line.labels_for(use_case):
                 taken[lb] += 1
     for i in order:  # unlabelled entries go along in the same share
         if len(in_test) >= target:

@@ -119,6 +119,15 @@ class Line:
         """Every label of the line: image-level ones, then those of its boxes, each once."""
         return list(dict.fromkeys(self.image_labels + [b.label for b in self.boxes]))
 
+    def labels_for(self, use_case: str | None) -> list[str]:
+        """The labels a model of `use_case` learns from this line (all of them for None):
+        a line may carry both kinds, and a model uses only its own."""
+        if use_case == IMAGE_LEVEL:
+            return list(self.image_labels)
+        if use_case == OBJECT_LOCALIZATION:
+            return list(dict.fromkeys(b.label for b in self.boxes))
+        return self.labels
+
     @property
     def labeled(self) -> bool:
         # An adapter's line with an empty label list is labelled too: "nothing to flag".
@@ -189,7 +198,7 @@ def _read_attributes(line: Line) -> None:
         _moderation(line, data[MODERATION_KEY])
         return
     names = [k for k in data if k not in RESERVED_KEYS and not k.endswith("-metadata")]
-    pairs = [k for k in names if isinstance(data.get(f"{k}-metadata"), dict) or f"{k}-metadata" in data]  # fmt: skip
+    pairs = [k for k in names if f"{k}-metadata" in data]
     if not names:
         _add(data, "WARNING_UNANNOTATED_RECORD")
         return

@@ -129,13 +129,13 @@ def check(
         raise TrainingFailed("ERROR_MANIFEST_TOO_FEW_LABELS", "(no entry is labelled)")
     train = _usable(train_lines, use_case)
     if test_lines is None:
-        parts = datasets.split(train)
+        parts = datasets.split(train, use_case=use_case)
         if parts is None:
             raise TrainingFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT")
         train, test = parts
     else:
         test = _usable(test_lines, use_case)
-    labels = datasets.labels_of(train)
+    labels = datasets.labels_of(train, use_case)
     mixed = any(line.use_cases() - {use_case} for line in everything)
     minimum = 2 if use_case == IMAGE_LEVEL else 1
     if len(labels) < minimum:
@@ -143,7 +143,7 @@ def check(
         raise TrainingFailed(code, f"({len(labels)} label(s); at least {minimum} needed)")
     if len(labels) > datasets.MAX_LABELS:
         raise TrainingFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-    test_labels = set(datasets.labels_of(test))
+    test_labels = set(datasets.labels_of(test, use_case))
     if not test or len(test_labels & set(labels)) < MIN_LABEL_OVERLAP * len(test_labels):
         code = "ERROR_INSUFFICIENT_USABLE_LABEL_OVERLAP" if mixed else "ERROR_INSUFFICIENT_LABEL_OVERLAP"  # fmt: skip
         raise TrainingFailed(code, "", int(MIN_LABEL_OVERLAP * 100))
@@ -237,7 +237,7 @@ def train(
 
     train_set, train_px = load_images(train_set, read)
     test_set, test_px = load_images(test_set, read)
-    labels = datasets.labels_of(train_set)
+    labels = datasets.labels_of(train_set, use_case)
     if not train_set or not test_set:
         failed = TrainingFailed("ERROR_FAILED_IMAGES_S3_COPY", "(no usable image in the " + ("training" if not train_set else "testing") + " dataset)")  # fmt: skip
         return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
