@@ -409,7 +409,7 @@ def _png(rgb: np.ndarray) -> bytes:
 def test_trainings_that_cannot_succeed_fail_with_the_summary_code(train_texts, test_texts, code):
     train = _lines(*train_texts)
     test = _lines(*test_texts) if test_texts is not None else None
-    outcome = training.train(None, train, test, lambda b, k: b"", project="p", version="v", version_arn="arn", output_prefix="o")  # type: ignore[arg-type]  # fmt: skip
+    outcome = training.train(None, train, test, lambda b, k: b"", evaluation.Target("p", "v", "arn", "o"))  # type: ignore[arg-type]  # fmt: skip
     assert outcome.model is None
     assert outcome.status_message.startswith(training.TERMINAL[code].split("{}")[0])
     if code != "ERROR_EMPTY_MANIFEST":
@@ -435,7 +435,7 @@ def test_training_from_entries_writes_the_six_files_and_marks_unreadable_images(
         return objects[key]
 
     lines = _lines(*texts)
-    outcome = training.train(default_extractor(), lines, None, read, project="p", version="v1", version_arn="arn:v", output_prefix="out")  # fmt: skip
+    outcome = training.train(default_extractor(), lines, None, read, evaluation.Target("p", "v1", "arn:v", "out"))  # fmt: skip
     assert outcome.model is not None, outcome.status_message
     assert outcome.status_message == "The model is ready to run."
     assert sorted(outcome.keys) == sorted([evaluation.SUMMARY, evaluation.MANIFEST_SUMMARY, evaluation.TRAINING_GT, evaluation.TESTING_GT, evaluation.TRAINING_VALIDATION, evaluation.TESTING_VALIDATION])  # fmt: skip
@@ -471,12 +471,12 @@ def test_adapter_training_learns_the_users_label_and_reports_it():
         return {"Violence": 10.0, "Drugs": 2.0}  # a base model that sees nothing here
 
     lines = _lines(*texts)
-    outcome = adapters.train_adapter(default_extractor(), base, ["Violence", "Drugs"], lines, None, lambda b, k: objects[k], project="mod", version="a1", version_arn="arn:a", output_prefix=None)  # fmt: skip
+    outcome = adapters.train_adapter(default_extractor(), base, ["Violence", "Drugs"], lines, None, lambda b, k: objects[k], evaluation.Target("mod", "a1", "arn:a", None))  # fmt: skip
     assert outcome.model is not None, outcome.status_message
     assert outcome.model.labels == ["Rude Gesture"] and outcome.f1 == 1.0
     assert "EvaluationResultSummary-mod-a1.json" in outcome.files
     assert "ConfusionMatrix" not in json.loads(outcome.files["EvaluationResultSummary-mod-a1.json"])["AggregatedEvaluationResults"]  # fmt: skip
-    empty = adapters.train_adapter(None, base, [], [], None, lambda b, k: b"", project="m", version="v", version_arn="a", output_prefix=None)  # type: ignore[arg-type]  # fmt: skip
+    empty = adapters.train_adapter(None, base, [], [], None, lambda b, k: b"", evaluation.Target("m", "v", "a", None))  # type: ignore[arg-type]  # fmt: skip
     assert empty.model is None and empty.status_message.startswith("The manifest file is empty.")
 
 

@@ -56,23 +56,19 @@ def train_adapter(
     train_lines: Sequence[Line],
     test_lines: Sequence[Line] | None,
     read: ReadImage,
-    *,
-    project: str,
-    version: str,
-    version_arn: str,
-    output_prefix: str | None,
+    target: evaluation.Target,
 ) -> Outcome:
     """Train and evaluate an adapter; never raises for bad data (see training.train)."""
     start = time.time()
     try:
         train, test = _check(train_lines, test_lines)
     except TrainingFailed as failed:
-        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
+        return failed_outcome(failed, train_lines, test_lines, target, start)  # fmt: skip
     train, train_px = load_images(train, read)
     test, test_px = load_images(test, read)
     if not train or not test:
         failed = TrainingFailed("ERROR_FAILED_IMAGES_S3_COPY", "(no usable image)")
-        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
+        return failed_outcome(failed, train_lines, test_lines, target, start)  # fmt: skip
     fitted = adapter.train(
         extractor.pooled(train_px),
         [base(px) for px in train_px],
@@ -87,7 +83,7 @@ def train_adapter(
     summary = evaluation.summary(
         result,
         use_case=IMAGE_LEVEL,
-        version_arn=version_arn,
+        version_arn=target.version_arn,
         n_train=len(train),
         n_test=len(test),
         finished_at=finished,
@@ -107,7 +103,7 @@ def train_adapter(
         evaluation.TRAINING_GT: evaluation.jsonl([line.json for line in train]),
         evaluation.TESTING_GT: evaluation.jsonl([line.json for line in test]),
     }
-    keys = {kind: evaluation.output_key(output_prefix, kind, project, version) for kind in contents}
+    keys = {kind: target.key(kind) for kind in contents}
     return Outcome(
         model,
         "The adapter is ready to use.",

@@ -37,6 +37,19 @@ EVALUATION_JOB = "rekognition-custom-labels-evaluation-job"
 DETAILS = "rekognition-custom-labels-evaluation-details"
 
 
+@dataclass(frozen=True)
+class Target:
+    """The model version being trained and where its files go (OutputConfig)."""
+
+    project: str
+    version: str
+    version_arn: str
+    prefix: str | None  # S3KeyPrefix
+
+    def key(self, kind: str) -> str:
+        return output_key(self.prefix, kind, self.project, self.version)
+
+
 def output_key(prefix: str | None, kind: str, project: str, version: str) -> str:
     """The S3 key of one output file: `<prefix>/<kind>-<project>-<version>.json`."""
     name = f"{kind}-{project}-{version}.json"

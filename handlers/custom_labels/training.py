@@ -172,9 +172,7 @@ def failed_outcome(
     failed: TrainingFailed,
     train_lines: Sequence[Line],
     test_lines: Sequence[Line] | None,
-    project: str,
-    version: str,
-    output_prefix: str | None,
+    target: evaluation.Target,
     start: float,
 ) -> Outcome:
     """A training that ended in a terminal error: no model, its message, and the manifest
@@ -184,7 +182,7 @@ def failed_outcome(
         evaluation.SideCounts(NOT_DETERMINED, test_lines or [], []),
         [failed.entry()],
     )
-    key = evaluation.output_key(output_prefix, evaluation.MANIFEST_SUMMARY, project, version)
+    key = target.key(evaluation.MANIFEST_SUMMARY)
     return Outcome(
         None,
         str(failed),
@@ -215,11 +213,7 @@ def train(
     train_lines: Sequence[Line],
     test_lines: Sequence[Line] | None,
     read: ReadImage,
-    *,
-    project: str,
-    version: str,
-    version_arn: str,
-    output_prefix: str | None,
+    target: evaluation.Target,
     progress: training.Progress | None = None,
 ) -> Outcome:
     """Train and evaluate (see the module docstring). Never raises for bad data: a training
@@ -227,20 +221,17 @@ def train(
     start = time.time()
     auto = test_lines is None
 
-    def key(kind: str) -> str:
-        return evaluation.output_key(output_prefix, kind, project, version)
-
     try:
         use_case, train_set, test_set = check(train_lines, test_lines)
     except TrainingFailed as failed:
-        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
+        return failed_outcome(failed, train_lines, test_lines, target, start)  # fmt: skip
 
     train_set, train_px = load_images(train_set, read)
     test_set, test_px = load_images(test_set, read)
     labels = datasets.labels_of(train_set, use_case)
     if not train_set or not test_set:
         failed = TrainingFailed("ERROR_FAILED_IMAGES_S3_COPY", "(no usable image in the " + ("training" if not train_set else "testing") + " dataset)")  # fmt: skip
-        return failed_outcome(failed, train_lines, test_lines, project, version, output_prefix, start)  # fmt: skip
+        return failed_outcome(failed, train_lines, test_lines, target, start)  # fmt: skip
     quiet = progress or (lambda _: None)
     if use_case == IMAGE_LEVEL:
         result = training.train_classifier(
@@ -280,7 +271,7 @@ def train(
     summary = evaluation.summary(
         result.evaluation,
         use_case=use_case,
-        version_arn=version_arn,
+        version_arn=target.version_arn,
         n_train=len(train_set),
         n_test=len(test_set),
         finished_at=finished,
@@ -301,7 +292,7 @@ def train(
             [ln.json for ln in (test_lines if test_lines is not None else test_set)]
         ),  # fmt: skip
     }
-    keys = {kind: key(kind) for kind in contents}
+    keys = {kind: target.key(kind) for kind in contents}
     return Outcome(
         model,
         "The model is ready to run.",
