@@ -22,6 +22,7 @@ from rekognition_emulator.handlers.custom_labels.training import (
     TrainingFailed,
     failed_outcome,
     load_images,
+    trained_outcome,
     write_json,
 )
 from rekognition_emulator.models.custom import adapter, metrics
@@ -103,14 +104,6 @@ def train_adapter(
         evaluation.TRAINING_GT: evaluation.jsonl([line.json for line in train]),
         evaluation.TESTING_GT: evaluation.jsonl([line.json for line in test]),
     }
-    keys = {kind: target.key(kind) for kind in contents}
-    return Outcome(
-        model,
-        "The adapter is ready to use.",
-        {keys[k]: v for k, v in contents.items()},
-        IMAGE_LEVEL,
-        result.f1,
-        keys,
-        finished - start,
-        test_lines is None,
-    )
+    return trained_outcome(
+        model, "The adapter is ready to use.", contents, IMAGE_LEVEL, result.f1, target, finished - start, test_lines is None
+    )  # fmt: skip

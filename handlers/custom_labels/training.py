@@ -292,17 +292,25 @@ def train(
             [ln.json for ln in (test_lines if test_lines is not None else test_set)]
         ),  # fmt: skip
     }
+    return trained_outcome(
+        model, "The model is ready to run.", contents, use_case, result.evaluation.f1, target, finished - start, auto
+    )  # fmt: skip
+
+
+def trained_outcome(
+    model: TrainedModel,
+    message: str,
+    contents: dict[str, bytes],
+    use_case: str,
+    f1: float,
+    target: evaluation.Target,
+    seconds: float,
+    auto_split: bool,
+) -> Outcome:
+    """A training that succeeded: its files (by kind) placed under the output prefix."""
     keys = {kind: target.key(kind) for kind in contents}
-    return Outcome(
-        model,
-        "The model is ready to run.",
-        {keys[k]: v for k, v in contents.items()},
-        use_case,
-        result.evaluation.f1,
-        keys,
-        finished - start,
-        auto,
-    )
+    files = {keys[k]: v for k, v in contents.items()}
+    return Outcome(model, message, files, use_case, f1, keys, seconds, auto_split)
 
 
 def write_json(obj: dict) -> bytes:
