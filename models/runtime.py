@@ -66,12 +66,24 @@ def _lock_for(key: object) -> threading.Lock:
 
 
 def onnx_session(
-    name: str, *, threads: int | None = None, store: ModelStore | None = None
+    name: str,
+    *,
+    threads: int | None = None,
+    store: ModelStore | None = None,
+    variant: str = "",
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> onnxruntime.InferenceSession:
-    """The process-wide onnxruntime session for manifest model `name` (created on first call)."""
+    """The process-wide onnxruntime session for manifest model `name` (created on first call).
+
+    `variant` names a graph derived from the pinned file by `transform(model bytes) -> model
+    bytes` (e.g. with inner tensors exposed as outputs); the file on disk is never changed,
+    and each variant is loaded once, like the model itself.
+    """
     store = store or default_store()
     n_threads = threads if threads is not None else thread_count()
-    key = (name, n_threads, store.root)
+    if variant and transform is None:
+        raise ValueError("a session variant needs its transform")
+    key = (name + (f"+{variant}" if variant else ""), n_threads, store.root)
     session = _sessions.get(key)
     if session is not None:
         return session
@@ -92,13 +104,14 @@ def onnx_session(
             # 105-120 ms to 32-35 ms on a 640x480 photo when spinning was turned off).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             start = time.perf_counter()
+            source: str | bytes = str(path) if transform is None else transform(path.read_bytes())
             session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                source, sess_options=options, providers=["CPUExecutionProvider"]
             )
             _record(
-                name,
+                key[0],
                 "onnxruntime",
-                f"onnx:{name}:{n_threads}",
+                f"onnx:{key[0]}:{n_threads}",
                 path,
                 start,
                 f"{n_threads} threads",
