@@ -42,6 +42,7 @@ MIDDLE = (9, 10, 11, 12)
 RING = (13, 14, 15, 16)
 PINKY = (17, 18, 19, 20)
 FINGERS = {"index": INDEX, "middle": MIDDLE, "ring": RING, "pinky": PINKY}
+PALM = (WRIST, 1, 5, 9, 13, 17)  # wrist, thumb base and the four knuckles
 
 
 def palm_anchors() -> np.ndarray:

@@ -32,7 +32,29 @@ class SkinModel:
         x1, y1 = int(min(w, np.ceil(box[2]))), int(min(h, np.ceil(box[3])))
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
-        d = _chroma(rgb[y0:y1, x0:x1]) - self.mean
+        return self._share(_chroma(rgb[y0:y1, x0:x1]))
+
+    def share_in_polygon(self, rgb: np.ndarray, polygon: np.ndarray) -> float | None:
+        """Share of the pixels inside the convex hull of `polygon` (N x 2, image pixels) that
+        match this skin; None when it covers fewer than MIN_SAMPLES pixels of the image."""
+        h, w = rgb.shape[:2]
+        x0, y0 = (int(max(0, np.floor(v))) for v in polygon.min(axis=0))
+        x1, y1 = (
+            int(min(w, np.ceil(polygon[:, 0].max()))),
+            int(min(h, np.ceil(polygon[:, 1].max()))),
+        )
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        hull = cv2.convexHull((polygon - [x0, y0]).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1)
+        inside = mask.ravel() > 0
+        if inside.sum() < MIN_SAMPLES:
+            return None
+        return self._share(_chroma(rgb[y0:y1, x0:x1])[inside])
+
+    def _share(self, chroma: np.ndarray) -> float:
+        d = chroma - self.mean
         dist2 = np.einsum("ni,ij,nj->n", d, self.inv_cov, d)
         return float((dist2 <= MAX_DISTANCE**2).mean())
 
