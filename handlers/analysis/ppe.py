@@ -47,6 +47,7 @@ MIN_FACELESS_HEIGHT = 0.2
 MIN_POSE_PX = 32  # people shorter than this have no readable body parts
 MIN_HAND_PX = 16  # hands smaller than this are not given to the hand model
 SEEN = 0.5  # a body landmark counts when at least this likely visible
+HAND_REACH = 0.35  # of the person's height: how far a palm may lie from the body's hand points
 
 EQUIPMENT_PARTS = {"FACE_COVER": ("FACE",), "HEAD_COVER": ("HEAD",)}
 EQUIPMENT_PARTS["HAND_COVER"] = ("LEFT_HAND", "RIGHT_HAND")
@@ -86,7 +87,7 @@ class Part:
     name: str
     confidence: float
     box: Box
-    palm: np.ndarray | None = None  # hand parts: the palm's outline, when the hand model saw it
+    palm: np.ndarray | None = None  # hand parts: the palm's outline (N x 2)
     equipment: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -200,7 +201,33 @@ def _face_from_pose(pose, w: int, h: int) -> tuple[Box, float] | None:
     return box, 100.0 * min(pose.seen(i) for i in (bp.NOSE, 2, 5))
 
 
-def _hand_parts(rgb: np.ndarray, pose) -> list[Part]:
+class _Palms:
+    """The palm detector's palms of the whole image, found once, on first need: only when the
+    hand model does not recognise a hand where the body model puts one (a gloved hand, a hand
+    seen edge-on), since it costs as much as a body model run."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self._rgb = rgb
+        self._palms: list | None = None
+
+    def near(self, point: np.ndarray, radius: float):
+        if self._palms is None:
+            from rekognition_emulator.models.body import palm_detector
+
+            with palm_detector().use() as detector:
+                self._palms = detector.detect(self._rgb)
+        close = [
+            p
+            for p in self._palms
+            if np.hypot(*(np.array(p.box[:2]) / 2 + np.array(p.box[2:]) / 2 - point)) <= radius
+        ]
+        return max(close, key=lambda p: p.score) if close else None
+
+
+def _hand_parts(rgb: np.ndarray, pose, palms: _Palms, reach: float) -> list[Part]:
+    """LEFT_HAND / RIGHT_HAND where the body model sees them; `reach` (pixels) is how far from
+    its hand points a detected palm may be and still be taken for that hand (the body model's
+    hand points can be off by a hand's length or two)."""
     from rekognition_emulator.models.body import hand_landmarker
     from rekognition_emulator.models.body.hands import HAND_INPUT, PALM
     from rekognition_emulator.models.body.pose import HAND_POINTS
@@ -213,7 +240,6 @@ def _hand_parts(rgb: np.ndarray, pose) -> list[Part]:
         seen = float(np.mean([pose.seen(i) for i in idx]))
         if seen < SEEN:
             continue
-        palm = None
         pts = pose.points[list(idx), :2]
         wrist, fingers = pts[0], pts[1:].mean(axis=0)
         up = fingers - wrist
@@ -227,11 +253,16 @@ def _hand_parts(rgb: np.ndarray, pose) -> list[Part]:
              centre[1] + side_px / 2),
             w, h,
         )  # fmt: skip
+        palm = None  # the palm's outline, only from the hand model (body points are too rough)
         if side_px >= MIN_HAND_PX:
             angle = float(np.arctan2(up[0], -up[1]))
             m = align.rotated_square((centre[0], centre[1]), side_px, angle, HAND_INPUT)
             with hand_landmarker().use() as model:
                 hand = model.run_crop(rgb, m, side_px)
+                if hand.presence < SEEN:
+                    found = palms.near(centre, max(2.0 * side_px, reach))
+                    if found is not None:
+                        hand = model.run(rgb, found)
             if hand.presence >= SEEN:
                 box = _clip(hand.box, w, h)
                 palm = hand.landmarks[list(PALM), :2]
@@ -252,6 +283,7 @@ def analyse(rgb: np.ndarray) -> list[Person]:
 
     h, w = rgb.shape[:2]
     persons = find_persons(rgb)
+    palms = _Palms(rgb)
     for person in persons:
         pose = None
         if person.box[3] - person.box[1] >= MIN_POSE_PX:
@@ -266,7 +298,11 @@ def analyse(rgb: np.ndarray) -> list[Person]:
             person.parts.append(Part("FACE", face[1], face[0]))
             person.parts.append(Part("HEAD", face[1], _head_box(face[0], w, h)))
         if pose is not None:
-            person.parts += [p for p in _hand_parts(rgb, pose) if p.confidence >= MIN_RETURNED]
+            person.parts += [
+                p
+                for p in _hand_parts(rgb, pose, palms, HAND_REACH * (person.box[3] - person.box[1]))
+                if p.confidence >= MIN_RETURNED
+            ]
 
     # Face covers: the mask classifier on every face, in one batch.
     # (Only faces the face detector found: a face placed from body points may be the back of
