@@ -190,7 +190,7 @@ def signals(rgb: np.ndarray) -> Signals:
 
             sig.faces = default_analyzer().run_detector(rgb)
 
-        nude = mod.nudenet()
+        nude = mod.nudenet_detector()
         if nude is not None:
             sig.nudenet = nude.detect(rgb)
     except BaseException:

@@ -10,8 +10,9 @@ Both are used as MediaPipe's own hand pipeline uses them:
 - the landmark model gives 21 points (x, y in crop pixels, z), a hand-presence score and a
   handedness score, both already probabilities.
 
-Handedness: the landmark model was trained on mirrored (selfie) images, so its "right" is the
-person's left in an ordinary photo. `Hand.is_left` is the person's own side.
+Handedness: the model's handedness output is the probability of the person's right hand on an
+ordinary (unmirrored) photo (checked on the test photos: a man's hand on his hip and the other
+on a shoulder, two raised hands). `Hand.is_left` is the person's own side.
 """
 
 from __future__ import annotations
@@ -205,8 +206,8 @@ class HandLandmarker:
         pts = points.reshape(21, 3).astype(np.float64)
         xy = align.apply(align.invert(m), pts[:, :2])
         z = pts[:, 2:3] * (side / HAND_INPUT)
-        # The model's "right" (score > 0.5) is, on an unmirrored photo, the person's left.
-        return Hand(np.hstack([xy, z]), float(presence.ravel()[0]), float(handedness.ravel()[0]))
+        right = float(handedness.ravel()[0])
+        return Hand(np.hstack([xy, z]), float(presence.ravel()[0]), 1.0 - right)
 
 
 # --- gestures, from the 21 points ---------------------------------------------------------------

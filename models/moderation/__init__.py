@@ -35,7 +35,7 @@ def face_mask() -> FaceMaskClassifier:
     return FaceMaskClassifier(lambda: onnx_session("face_mask"))
 
 
-def nudenet() -> NudeNetDetector | None:
+def nudenet_detector() -> NudeNetDetector | None:
     """NudeNet's detector when the user turned it on (see models/moderation/nudenet.py),
     else None."""
     if not enabled():
@@ -50,4 +50,4 @@ def _nudenet() -> NudeNetDetector:
     return NudeNetDetector(lambda: onnx_session("nudenet"))
 
 
-__all__ = ["face_mask", "nsfwjs", "nudenet", "open_nsfw"]
+__all__ = ["face_mask", "nsfwjs", "nudenet_detector", "open_nsfw"]
