@@ -50,6 +50,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 ILLUSTRATED_THRESHOLD = 0.7
 ANIMATED_THRESHOLD = 0.5
 COMIC_BOOK = 917
+SECOND_OPINION = 0.0625  # nsfwjs nudity from which open_nsfw is asked too (sqrt: 25 %)
 # Person crops are classified for swimwear only when the whole picture hints at it.
 SWIMWEAR_HINT = 0.02
 SKIN_HINT = 0.1
@@ -121,7 +122,7 @@ class Signals:
     """What the models said about one frame (probabilities 0..1), before any AWS rule."""
 
     nsfwjs: dict[str, float]  # drawing, hentai, neutral, porn, sexy
-    open_nsfw: float
+    open_nsfw: float  # 0.0 when not asked (nsfwjs saw next to no nudity)
     imagenet: np.ndarray  # views x 1000
     detections: list = field(default_factory=list)  # COCO detections (models.labels.detector)
     person_imagenet: np.ndarray = field(default_factory=lambda: np.zeros((0, 1000)))
@@ -167,9 +168,12 @@ def signals(rgb: np.ndarray) -> Signals:
     hands = _pool().submit(_middle_finger, rgb) if persons else None
     try:
         js = mod.nsfwjs().classify(rgb)
+        # open_nsfw is the second opinion: where nsfwjs sees next to no nudity, no nudity
+        # label can reach even 25 whatever it says, so it is not asked (its 7-13 ms).
+        nude = max(js.porn + js.hentai, js.sexy) >= SECOND_OPINION
         sig = Signals(
             nsfwjs={k: getattr(js, k) for k in ("drawing", "hentai", "neutral", "porn", "sexy")},
-            open_nsfw=mod.open_nsfw().score(rgb),
+            open_nsfw=mod.open_nsfw().score(rgb) if nude else 0.0,
             imagenet=scene.default_classifier().classify(rgb).probs,
             detections=detections,
         )
@@ -190,9 +194,9 @@ def signals(rgb: np.ndarray) -> Signals:
 
             sig.faces = default_analyzer().run_detector(rgb)
 
-        nude = mod.nudenet_detector()
-        if nude is not None:
-            sig.nudenet = nude.detect(rgb)
+        parts = mod.nudenet_detector()
+        if parts is not None:
+            sig.nudenet = parts.detect(rgb)
     except BaseException:
         if hands is not None:
             hands.cancel() or hands.exception()  # never leave it running past the request
