@@ -1,6 +1,6 @@
 """Every benchmark in one command: `.venv/bin/python -m tests.bench` (about 15 minutes).
 
-Runs the shell, face, labels/text benchmarks and the face-search benchmark on 100,000 faces
+Runs the shell, face, labels/text, moderation/PPE benchmarks and the face-search benchmark on 100,000 faces
 (`--full` runs it on 1,000,000, which takes well over half an hour). Each prints its own
 figures; run it on an otherwise idle machine.
 """
@@ -17,6 +17,7 @@ RUNS = [
     ["bench_shell.py"],
     ["bench_faces.py", "--runs", "30"],
     ["bench_labels_text.py", "--runs", "30"],
+    ["bench_moderation_ppe.py", "--runs", "30"],
     ["bench_search.py", "--n", "100000"],
 ]
 
