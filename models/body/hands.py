@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from rekognition_emulator.models.face import align
+from rekognition_emulator.models.labels.detector import iou
 
 PALM_INPUT = 192
 HAND_INPUT = 224
@@ -102,14 +103,6 @@ class Hand:
         return (float(x0 - pad), float(y0 - pad), float(x1 + pad), float(y1 + pad))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
-    iy = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    return inter / np.maximum(union, 1e-9)
-
-
 class PalmDetector:
     """`detect(rgb)` -> palms, best first."""
 
@@ -161,7 +154,7 @@ class PalmDetector:
         palms = []
         while order:
             best = order[0]
-            overlap = _iou(boxes[best], boxes[order])
+            overlap = iou(boxes[best], boxes[order])
             group = [order[k] for k in np.nonzero(overlap > PALM_NMS)[0]]
             weights = s[group][:, None]
             box = (boxes[group] * weights).sum(0) / weights.sum()

@@ -24,6 +24,7 @@ import numpy as np
 
 from rekognition_emulator.models.convert import save
 from rekognition_emulator.models.convert.keras_h5 import _Builder, build_graph
+from rekognition_emulator.models.convert.tfjs_graph import read_weights
 
 NSFWJS_MODEL = "package/dist/models/mobilenet_v2/model.min.js"
 NSFWJS_SHARD_DIR = "package/dist/models/mobilenet_v2/"
@@ -125,31 +126,6 @@ def module_export(js: str) -> Any:
     if m is None:
         raise JsLiteralError("no `exports=` literal found")
     return parse_js_literal(js, m.end())[0]
-
-
-def read_weights(manifest: list[dict], shards: dict[str, bytes]) -> dict[str, np.ndarray]:
-    """Every weight by its full name ("Conv1/kernel"), dequantised to float32."""
-    out: dict[str, np.ndarray] = {}
-    for group in manifest:
-        data = b"".join(shards[p] for p in group["paths"])
-        offset = 0
-        for w in group["weights"]:
-            shape = [int(s) for s in w["shape"]]
-            count = int(np.prod(shape)) if shape else 1
-            q = w.get("quantization")
-            if q is None:
-                arr = np.frombuffer(data, "<f4", count, offset)
-                offset += 4 * count
-            elif q["dtype"] == "uint8":
-                raw = np.frombuffer(data, np.uint8, count, offset)
-                arr = raw.astype(np.float32) * np.float32(q["scale"]) + np.float32(q["min"])
-                offset += count
-            else:
-                raise JsLiteralError(f"unsupported weight quantization {q} for {w['name']}")
-            out[w["name"]] = arr.reshape(shape).astype(np.float32)
-        if offset != len(data):
-            raise JsLiteralError("weight shards and manifest disagree in size")
-    return out
 
 
 class _DictBuilder(_Builder):
