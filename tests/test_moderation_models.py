@@ -109,6 +109,20 @@ def test_nudenet_is_never_pulled_or_loaded_by_default(monkeypatch):
     assert nudenet_module.enabled()
 
 
+def test_nudenet_when_turned_on(monkeypatch):
+    from rekognition_emulator.models import moderation as mod
+    from rekognition_emulator.models.store import default_store
+
+    if not default_store().file_for("nudenet").exists():
+        pytest.skip("NudeNet is opt-in (AGPL): `rekognition-emulator models pull nudenet` first")
+    monkeypatch.setenv(nudenet_module.ENV_ENABLE, "1")
+    parts = mod.nudenet_detector().detect(skimage.data.astronaut())
+    assert [p.name for p in parts if p.score >= 0.5] == ["FACE_FEMALE"]
+    sig = moderation.signals(skimage.data.coffee())
+    names = {x["Name"] for x in moderation.moderation_labels(sig, min_confidence=0)}
+    assert "Exposed Buttocks or Anus" not in names  # NudeNet's 0.3 there is under its 0.5
+
+
 def test_nudenet_output_decoding():
     # Two candidates of one class (overlapping: one survives) and one below the threshold,
     # in the model's layout: cx, cy, w, h in 320 px input units, then 18 class scores.
