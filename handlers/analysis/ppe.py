@@ -49,6 +49,7 @@ MIN_HAND_PX = 16  # hands smaller than this are not given to the hand model
 SEEN = 0.5  # a body landmark counts when at least this likely visible
 HAND_REACH = 0.35  # of the person's height: how far a palm may lie from the body's hand points
 
+PART_ORDER = ("FACE", "LEFT_HAND", "RIGHT_HAND", "HEAD")
 EQUIPMENT_PARTS = {"FACE_COVER": ("FACE",), "HEAD_COVER": ("HEAD",)}
 EQUIPMENT_PARTS["HAND_COVER"] = ("LEFT_HAND", "RIGHT_HAND")
 
@@ -453,7 +454,8 @@ def detect_protective_equipment(
     persons = []
     for i, person in enumerate(analyse(work)):
         parts = []
-        for part in person.parts:
+        # In the order of AWS's documented example: FACE, LEFT_HAND, RIGHT_HAND, HEAD.
+        for part in sorted(person.parts, key=lambda x: PART_ORDER.index(x.name)):
             parts.append(
                 {
                     "Name": part.name,
