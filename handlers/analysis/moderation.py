@@ -26,7 +26,6 @@ from a probability measured to stay clear of every ordinary photo of the test se
 from __future__ import annotations
 
 import csv
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,8 +34,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 MODERATION_MODEL_VERSION = "7.0"
 DEFAULT_MIN_CONFIDENCE = 50.0
