@@ -4,28 +4,17 @@
 exactly as a client would, with no SDK in between.
 
 `probe_server()` is a real emulator process in which a few operations are replaced by
-test-only handlers (installed through a `sitecustomize` module on the child's PYTHONPATH,
-so the shell needs no test hook):
-
-    ListCollections     echoes the caller: CollectionIds [account, region],
-                        FaceModelVersions [access key or "anonymous", request id]
-    DetectFaces         decodes Image with emulator.images.load_image and answers
-                        {"FaceDetails": [], "Probe": {width, height, format, pixels ...}}
-    DetectLabels        raises RuntimeError (an unexpected failure)
-    DetectText          returns a value JSON cannot hold (a failure while serialising)
-    DescribeCollection  returns a datetime and numpy scalars (the serialiser's conversions)
+test-only handlers (tests/probe_app.py lists them): the child builds its app with
+`create_app(config, operations)` from a table that holds them, so nothing is patched.
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import http.client
 import json
 import os
-import shutil
-import tempfile
-import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,10 +22,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from rekognition_emulator.emulator.testing import EmulatorProcess
+from tests.probe_app import SECRET_MARKER  # noqa: F401 - re-exported for the tests
 
 TARGET = "RekognitionService"
 CONTENT_TYPE = "application/x-amz-json-1.1"
-SECRET_MARKER = "probe-secret-d41d8cd98f00"
+REPO = Path(__file__).resolve().parent.parent
 
 
 class Reply:
@@ -107,120 +97,45 @@ def implemented_image_operations(endpoint: str) -> list[str]:
     return ops
 
 
-_SITECUSTOMIZE = textwrap.dedent(
-    '''
-    # Test-only probe handlers for tests/wire.py: see its docstring.
-    import os
-
-    if os.environ.get("REKOGNITION_EMULATOR_TEST_PROBES") == "1":
-        import datetime as _dt
-        import importlib.abc
-        import importlib.util
-        import sys
-
-        def _echo(ctx, params):
-            return {
-                "CollectionIds": [ctx.account, ctx.region],
-                "FaceModelVersions": [ctx.access_key or "anonymous", ctx.request_id],
-            }
-
-        def _image(ctx, params):
-            from rekognition_emulator.emulator.media.images import load_image
-
-            img = load_image(ctx, params.get("Image"))
-            rgb = img.rgb
-            h, w = rgb.shape[:2]
-            return {
-                "FaceDetails": [],
-                "Probe": {
-                    "width": img.width,
-                    "height": img.height,
-                    "format": img.format,
-                    "size_bytes": img.size_bytes,
-                    "dtype": str(rgb.dtype),
-                    "shape": list(rgb.shape),
-                    "top_left": rgb[0, 0].tolist(),
-                    "top_right": rgb[0, w - 1].tolist(),
-                    "bottom_left": rgb[h - 1, 0].tolist(),
-                    "center": rgb[h // 2, w // 2].tolist(),
-                },
-            }
-
-        def _boom(ctx, params):
-            raise RuntimeError("@SECRET@: a handler failed unexpectedly")
-
-        def _unserialisable(ctx, params):
-            return {"TextDetections": [object()]}
-
-        def _conversions(ctx, params):
-            import numpy as np
-
-            return {
-                "CollectionARN": f"aws:rekognition:{ctx.region}:{ctx.account}:collection/probe",
-                "FaceCount": np.int64(3),
-                "UserCount": np.int32(0),
-                "FaceModelVersion": "7.0",
-                "CreationTimestamp": _dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=_dt.UTC),
-            }
-
-        _PROBES = {
-            "ListCollections": _echo,
-            "DetectFaces": _image,
-            "DetectLabels": _boom,
-            "DetectText": _unserialisable,
-            "DescribeCollection": _conversions,
-        }
-
-        def _install(registry):
-            original = registry.load_handlers
-
-            def load_handlers():
-                original()
-                registry._HANDLERS.update(_PROBES)
-
-            registry.load_handlers = load_handlers
-
-        class _PatchRegistry(importlib.abc.MetaPathFinder):
-            """Patch emulator.registry as it is first imported (not before: at this point
-            of start-up the emulator package may not be importable yet)."""
-
-            def find_spec(self, name, path=None, target=None):
-                if name != "rekognition_emulator.emulator.server.registry":
-                    return None
-                sys.meta_path.remove(self)
-                spec = importlib.util.find_spec(name)
-                execute = spec.loader.exec_module
-
-                def exec_module(module):
-                    execute(module)
-                    _install(module)
-
-                spec.loader.exec_module = exec_module
-                return spec
-
-        sys.meta_path.insert(0, _PatchRegistry())
-    '''
-).replace("@SECRET@", SECRET_MARKER)
-
-
-@functools.cache
-def _site_dir() -> Path:
-    site = Path(tempfile.mkdtemp(prefix="rekognition-probe-site-"))
-    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-    atexit.register(shutil.rmtree, site, True)
-    return site
-
-
 def probe_server(
     args: list[str] | tuple[str, ...] = (),
     data_dir: str | Path | None = None,
     env: dict[str, str] | None = None,
 ) -> EmulatorProcess:
-    """An EmulatorProcess (not started) whose child installs the probe handlers."""
-    site = _site_dir()
-    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    """An EmulatorProcess (not started) serving the probe handlers of tests/probe_app.py."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return EmulatorProcess(
         data_dir=data_dir,
         args=list(args),
-        env={"PYTHONPATH": path, "REKOGNITION_EMULATOR_TEST_PROBES": "1", **(env or {})},
+        env={"PYTHONPATH": path, **(env or {})},
+        module="tests.probe_app",
     )
+
+
+@contextmanager
+def app_server(app: Any) -> Iterator[str]:
+    """Serve an app built in this process (`create_app(config, operations)`) on a free port
+    for the block; yields its endpoint. The test can reach `app.state.emulator` directly."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,8 +22,11 @@ from rekognition_emulator.emulator.server.config import Config
 from rekognition_emulator.emulator.server.context import AppState, RequestContext
 from rekognition_emulator.emulator.server.registry import (
     IMPORT_ERRORS,
-    handler_for,
-    implemented,
+    AdminEndpoint,
+    Handler,
+    admin_route,
+    admin_routes,
+    all_operations,
     load_handlers,
 )
 from rekognition_emulator.emulator.server.validation import validate_input
@@ -55,7 +60,7 @@ async def _rekognition(request: Request, state: AppState) -> Response:
         # or invalid request earns its SerializationException / ValidationException even for
         # an operation the emulator does not implement yet.
         params = validate_input(operation, protocol.parse_body(body))
-        handler = handler_for(operation)
+        handler = state.operations.get(operation)
         if handler is None:
             raise errors.NotImplementedException(
                 f"The operation {operation} is not implemented by rekognition-emulator yet."
@@ -136,8 +141,41 @@ async def _s3(request: Request, state: AppState) -> Response:
     return Response(result.body, status_code=result.status, headers=dict(result.headers))
 
 
-def create_app(config: Config) -> Starlette:
+def _admin_endpoint(fn: AdminEndpoint, state: AppState) -> Any:
+    if inspect.iscoroutinefunction(fn):
+
+        async def run_async(request: Request) -> Response:
+            return await fn(request, state)
+
+        return run_async
+
+    async def run_sync(request: Request) -> Response:
+        return await run_in_threadpool(fn, request, state)
+
+    return run_sync
+
+
+@admin_route("/_emulator/health", methods=["GET"])
+async def health(request: Request, state: AppState) -> Response:
+    return JSONResponse(health_report(state))
+
+
+@admin_route("/_emulator/reset", methods=["POST"])
+def reset(request: Request, state: AppState) -> Response:
+    state.reset()
+    log.info("state reset")
+    return JSONResponse({"reset": True})
+
+
+def create_app(config: Config, operations: Mapping[str, Handler] | None = None) -> Starlette:
+    """The app serving `operations` (None: every operation the handler modules register).
+
+    A test serves fakes with `create_app(config, {"DetectFaces": fake})`: nothing global is
+    patched. Admin routes come from `@admin_route` registrations."""
+    load_handlers()  # families register admin routes (and operations) as they are imported
     state = AppState(config)
+    state.operations = dict(all_operations() if operations is None else operations)
+    _configure_models(config)
 
     async def root(request: Request) -> Response:
         # Rekognition speaks JSON 1.1 on POST / with X-Amz-Target; everything else is S3.
@@ -152,17 +190,8 @@ def create_app(config: Config) -> Starlette:
             return await _rekognition(request, state)
         return await _s3(request, state)
 
-    async def health(request: Request) -> Response:
-        return JSONResponse(health_report(state))
-
-    async def reset(request: Request) -> Response:
-        await run_in_threadpool(state.reset)
-        log.info("state reset")
-        return JSONResponse({"reset": True})
-
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        load_handlers()
         # Open the face store now, so saved indexes load while the server is idle and a second
         # server on the same data dir is refused at start, not at its first request.
         from rekognition_emulator.emulator.store import warm
@@ -171,7 +200,7 @@ def create_app(config: Config) -> Starlette:
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,
-            len(implemented()),
+            len(state.operations),
             config.data_dir,
             config.auth,
         )
@@ -179,16 +208,26 @@ def create_app(config: Config) -> Starlette:
         state.close()
 
     methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+    routes = [
+        Route(r.path, _admin_endpoint(r.endpoint, state), methods=list(r.methods))
+        for r in admin_routes()
+    ]
     app = Starlette(
-        routes=[
-            Route("/_emulator/health", health, methods=["GET"]),
-            Route("/_emulator/reset", reset, methods=["POST"]),
-            Route("/{path:path}", root, methods=methods),
-        ],
+        routes=[*routes, Route("/{path:path}", root, methods=methods)],
         lifespan=lifespan,
     )
     app.state.emulator = state
     return app
+
+
+def _configure_models(config: Config) -> None:
+    """Hand the models library its settings explicitly (it never reads the server's Config)."""
+    try:
+        from rekognition_emulator.models import runtime, store
+    except ImportError:
+        return
+    store.configure(config.models_dir)
+    runtime.configure(config.threads)
 
 
 def health_report(state: AppState) -> dict[str, Any]:
@@ -199,7 +238,7 @@ def health_report(state: AppState) -> dict[str, Any]:
         "data_dir": str(config.data_dir),
         "auth": config.auth,
         "s3": config.s3_endpoint_url or "embedded",
-        "operations_implemented": implemented(),
+        "operations_implemented": sorted(state.operations),
         "handler_import_errors": dict(IMPORT_ERRORS),
     }
     report["models"] = _models_report(config)
