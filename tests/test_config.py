@@ -130,3 +130,10 @@ def test_a_new_setting_is_one_line():
     with pytest.raises(ValueError, match="min_job_seconds must be at least 0"):
         Extended.resolve({}, {"REKOGNITION_EMULATOR_MIN_JOB_SECONDS": "-1"})
 
+
+def test_readme_documents_every_flag():
+    readme = (REPO / "README.md").read_text()
+    for spec, name, _ in settings():
+        if spec.flag:
+            assert f"`{flag_name(name)}" in readme, f"README's flag table lacks {flag_name(name)}"
+            assert env_name(name) in readme, f"README's flag table lacks {env_name(name)}"
