@@ -5,6 +5,8 @@ beside other traffic, state kept across a kill -9, and other services' own error
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -374,3 +376,37 @@ def test_resources_survive_a_kill_9_and_still_work(tmp_path):
         assert make_client("kinesis", third.endpoint).list_streams()["StreamNames"] == []
     finally:
         third.cleanup()
+
+
+def test_js_sdk_v3_sns_and_sqs_on_the_port(server, tmp_path):
+    from rekognition_emulator.conformance.js_runner import ensure_installed
+
+    work, why = ensure_installed()
+    if work is None:
+        pytest.skip(why)
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "endpoint": server.endpoint,
+                "region": "eu-west-1",
+                "accessKeyId": "AKIAJS",
+                "secretAccessKey": "secret",
+                "name": "js-jobs",
+                "message": '{"Status":"SUCCEEDED"}',
+            }
+        )
+    )
+    proc = subprocess.run(
+        ["node", str(work / "sns_sqs.js"), str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+    )
+    result = json.loads(proc.stdout or "{}")
+    assert "error" not in result, (result, proc.stderr[-2000:])
+    assert result["topicArn"] == "arn:aws:sns:eu-west-1:123456789012:js-jobs"
+    assert result["queueUrl"] == f"{server.endpoint}/123456789012/js-jobs"
+    assert json.loads(json.loads(result["bodies"][0])["Message"]) == {"Status": "SUCCEEDED"}
+    assert result["missingTopicError"] == "NotFoundException"
