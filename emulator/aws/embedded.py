@@ -143,6 +143,23 @@ class EmbeddedService:
             self._written = None
 
 
+def restore_each(
+    title: str,
+    kind: str,
+    items: list[dict[str, Any]],
+    restore_one: Callable[..., Any],
+    *args: Any,
+) -> None:
+    """`restore_one(*args, saved)` for each saved resource: one that moto refuses is logged
+    and skipped, and the others still come back."""
+    for saved in items:
+        try:
+            restore_one(*args, saved)
+        except Exception:
+            name = saved.get("name") or saved.get("arn")
+            log.exception("%s: could not restore %s %s", title, kind, name)
+
+
 def reset_backends(backends: Any) -> None:
     for account in list(backends.keys()):
         for backend in list(backends[account].values()):

@@ -11,12 +11,9 @@ settings.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
-from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups
-
-log = logging.getLogger("rekognition_emulator.aws")
+from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups, restore_each
 
 
 def _backends() -> Any:
@@ -97,16 +94,9 @@ def restore(groups_: list[dict[str, Any]]) -> None:
     backends = _backends()
     for group in groups_:
         backend = backends[group["account"]][group.get("partition", "aws")]
-        for saved in group.get("policies", []):
-            try:
-                _restore_policy(backend, saved)
-            except Exception:
-                log.exception("IAM: could not restore policy %s", saved.get("name"))
-        for saved in group.get("roles", []):
-            try:
-                _restore_role(backend, saved)
-            except Exception:
-                log.exception("IAM: could not restore role %s", saved.get("name"))
+        # Policies first: roles attach them.
+        restore_each("IAM", "policy", group.get("policies", []), _restore_policy, backend)
+        restore_each("IAM", "role", group.get("roles", []), _restore_role, backend)
 
 
 def _restore_policy(backend: Any, saved: dict[str, Any]) -> None:

@@ -10,16 +10,15 @@ kept: records, sequence numbers and shard iterators, and the shard history of re
 from __future__ import annotations
 
 import base64
-import logging
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from rekognition_emulator.emulator.aws import arns, external
-from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups
+from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups, restore_each
 
 if TYPE_CHECKING:
     from rekognition_emulator.emulator.server.context import AppState
 
-log = logging.getLogger("rekognition_emulator.aws")
 MAX_RECORD_BYTES = 1_048_576
 
 
@@ -53,30 +52,27 @@ def snapshot() -> list[dict[str, Any]]:
 
 
 def restore(groups_: list[dict[str, Any]]) -> None:
-    import datetime as dt
-
     backends = _backends()
     for group in groups_:
         backend = backends[group["account"]][group["region"]]
-        for saved in group.get("streams", []):
-            try:
-                mode = saved.get("mode") or None
-                stream = backend.create_stream(
-                    saved["name"],
-                    saved.get("shards") or 1,
-                    stream_mode=mode,
-                    retention_period_hours=saved.get("retention_hours"),
-                )
-                stream.tags.update(saved.get("tags") or {})
-                stream.encryption_type = saved.get("encryption") or "NONE"
-                stream.key_id = saved.get("key_id")
-                stream.shard_level_metrics = list(saved.get("metrics") or [])
-                if saved.get("created"):
-                    stream.creation_datetime = dt.datetime.fromisoformat(saved["created"])
-                for name in saved.get("consumers") or []:
-                    backend.register_stream_consumer(stream.arn, name)
-            except Exception:
-                log.exception("Kinesis: could not restore stream %s", saved.get("name"))
+        restore_each("Kinesis", "stream", group.get("streams", []), _restore_stream, backend)
+
+
+def _restore_stream(backend: Any, saved: dict[str, Any]) -> None:
+    stream = backend.create_stream(
+        saved["name"],
+        saved.get("shards") or 1,
+        stream_mode=saved.get("mode") or None,
+        retention_period_hours=saved.get("retention_hours"),
+    )
+    stream.tags.update(saved.get("tags") or {})
+    stream.encryption_type = saved.get("encryption") or "NONE"
+    stream.key_id = saved.get("key_id")
+    stream.shard_level_metrics = list(saved.get("metrics") or [])
+    if saved.get("created"):
+        stream.creation_datetime = dt.datetime.fromisoformat(saved["created"])
+    for name in saved.get("consumers") or []:
+        backend.register_stream_consumer(stream.arn, name)
 
 
 SPEC = ServiceSpec(

@@ -10,16 +10,13 @@ applications and endpoints, SMS settings and opted-out numbers.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from rekognition_emulator.emulator.aws import arns, external
-from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups
+from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups, restore_each
 
 if TYPE_CHECKING:
     from rekognition_emulator.emulator.server.context import AppState
-
-log = logging.getLogger("rekognition_emulator.aws")
 
 # Topic fields that are moto's bookkeeping, not attributes a user set.
 _TOPIC_INTERNAL = frozenset(
@@ -101,19 +98,21 @@ def restore(groups_: list[dict[str, Any]]) -> None:
     backends = _backends()
     for group in groups_:
         backend = backends[group["account"]][group["region"]]
-        for saved in group.get("topics", []):
-            try:
-                topic = backend.create_topic(saved["name"], tags=dict(saved.get("tags") or {}))
-                for name, value in saved.get("attributes", {}).items():
-                    setattr(topic, name, value)
-                topic.policy = saved["policy"]
-            except Exception:
-                log.exception("SNS: could not restore topic %s", saved.get("name"))
-        for saved in group.get("subscriptions", []):
-            try:
-                _restore_subscription(backend, saved)
-            except Exception:
-                log.exception("SNS: could not restore subscription %s", saved.get("arn"))
+        restore_each("SNS", "topic", group.get("topics", []), _restore_topic, backend)
+        restore_each(
+            "SNS",
+            "subscription",
+            group.get("subscriptions", []),
+            _restore_subscription,
+            backend,
+        )
+
+
+def _restore_topic(backend: Any, saved: dict[str, Any]) -> None:
+    topic = backend.create_topic(saved["name"], tags=dict(saved.get("tags") or {}))
+    for name, value in saved.get("attributes", {}).items():
+        setattr(topic, name, value)
+    topic.policy = saved["policy"]
 
 
 def _restore_subscription(backend: Any, saved: dict[str, Any]) -> None:

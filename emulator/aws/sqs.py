@@ -9,12 +9,9 @@ follow the port the server runs on.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups
-
-log = logging.getLogger("rekognition_emulator.aws")
+from rekognition_emulator.emulator.aws.embedded import ServiceSpec, groups, restore_each
 
 # Attributes SQS computes; the rest are what CreateQueue / SetQueueAttributes set.
 _COMPUTED = frozenset(
@@ -70,26 +67,26 @@ def snapshot() -> list[dict[str, Any]]:
 
 def restore(groups_: list[dict[str, Any]]) -> None:
     backends = _backends()
-    redrives = []
+    redrives: list[tuple[Any, str, str]] = []
+
+    def restore_queue(backend: Any, saved: dict[str, Any]) -> None:
+        attributes = dict(saved.get("attributes", {}))
+        # A dead-letter queue may come later in the list: redrive policies are set last.
+        redrive = attributes.pop("RedrivePolicy", None)
+        queue = backend.create_queue(saved["name"], tags=saved.get("tags"), **attributes)
+        queue.created_timestamp = saved.get("created", queue.created_timestamp)
+        if redrive:
+            redrives.append((backend, queue.name, redrive))
+
     for group in groups_:
         backend = backends[group["account"]][group["region"]]
-        for saved in group.get("queues", []):
-            attributes = dict(saved.get("attributes", {}))
-            # A dead-letter queue may come later in the list: set redrive policies last.
-            redrive = attributes.pop("RedrivePolicy", None)
-            try:
-                queue = backend.create_queue(saved["name"], tags=saved.get("tags"), **attributes)
-                queue.created_timestamp = saved.get("created", queue.created_timestamp)
-            except Exception:
-                log.exception("SQS: could not restore queue %s", saved.get("name"))
-                continue
-            if redrive:
-                redrives.append((backend, queue, redrive))
-    for backend, queue, redrive in redrives:
-        try:
-            backend.set_queue_attributes(queue.name, {"RedrivePolicy": redrive})
-        except Exception:
-            log.exception("SQS: could not restore the redrive policy of %s", queue.name)
+        restore_each("SQS", "queue", group.get("queues", []), restore_queue, backend)
+    restore_each(
+        "SQS",
+        "redrive policy of",
+        [{"name": name, "backend": b, "policy": p} for b, name, p in redrives],
+        lambda r: r["backend"].set_queue_attributes(r["name"], {"RedrivePolicy": r["policy"]}),
+    )
 
 
 SPEC = ServiceSpec(
