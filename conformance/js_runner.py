@@ -24,7 +24,7 @@ from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
 PACKAGE = "@aws-sdk/client-rekognition"
-FILES = ("package.json", "package-lock.json", "driver.js")
+FILES = ("package.json", "package-lock.json", "driver.js", "sns_sqs.js")
 JS_OPERATIONS = {
     "CreateCollection",
     "ListCollections",
