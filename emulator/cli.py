@@ -65,6 +65,25 @@ def serve_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _env_settings() -> dict[str, object]:
+    """Config fields that have no flag: REKOGNITION_EMULATOR_<NAME> or Config's default."""
+    out: dict[str, object] = {}
+    for name, kind in (
+        ("hnsw_m", int),
+        ("hnsw_ef_construction", int),
+        ("hnsw_ef_search", int),
+        ("job_workers", int),
+        ("max_concurrent_jobs", int),
+        ("job_retention_days", float),
+    ):
+        value = env(name.upper())
+        if value:
+            out[name] = kind(value)
+    if env("SYNC_JOBS"):
+        out["sync_jobs"] = _flag(env("SYNC_JOBS"))
+    return out
+
+
 def serve(argv: list[str]) -> int:
     args = serve_parser().parse_args(argv)
     logging.basicConfig(
@@ -86,6 +105,7 @@ def serve(argv: list[str]) -> int:
             s3_endpoint_url=args.s3_endpoint_url,
             log_level=args.log_level,
             models_dir=Path(args.models_dir) if args.models_dir else None,
+            **_env_settings(),
         )
         if config.auth == "strict" and not config.credentials:
             print("--auth strict needs at least one --credentials AKID:SECRET", file=sys.stderr)

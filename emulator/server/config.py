@@ -35,6 +35,17 @@ class Config:
     s3_endpoint_url: str | None = None
     log_level: str = "info"
     models_dir: Path | None = None
+    # HNSW settings of the face collections' indexes (tests/bench/bench_search.py measured them).
+    hnsw_m: int = 48
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 128
+    # The job engine (emulator/jobs): worker threads, open jobs per account and region (AWS:
+    # 20 concurrent stored-video jobs), how long finished jobs are kept (AWS: 7 days), and
+    # whether a Start* call runs its job to completion before it answers (for tests).
+    job_workers: int = 2
+    max_concurrent_jobs: int = 20
+    job_retention_days: float = 7.0
+    sync_jobs: bool = False
 
     def __post_init__(self) -> None:
         if self.auth not in ("off", "strict"):
