@@ -123,8 +123,72 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 """
 
+# Schema 2: the job engine (emulator/jobs): jobs, their ClientRequestTokens, result items
+# and the completion notifications still to publish.
+_V2 = """
+CREATE TABLE jobs (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    -- IN_PROGRESS (queued while started_at is NULL) | SUCCEEDED | FAILED | STOPPED
+    status TEXT NOT NULL,
+    -- 1 when the job counts toward its account's limit of open jobs
+    limited INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    notification TEXT,
+    progress REAL NOT NULL DEFAULT 0,
+    status_message TEXT,
+    result TEXT,
+    result_count INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    submitted_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    notify_outcome TEXT,
+    message_id TEXT,
+    notified_at REAL,
+    UNIQUE (account, region, job_id)
+);
+CREATE INDEX jobs_open ON jobs (account, region) WHERE status = 'IN_PROGRESS';
+CREATE INDEX jobs_by_finish ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_by_job_id ON jobs (job_id);
+-- ClientRequestTokens of Start* calls: the same token and parameters give the same job.
+CREATE TABLE job_tokens (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    token TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    params_hash TEXT NOT NULL,
+    job_pk INTEGER NOT NULL,
+    PRIMARY KEY (account, region, token)
+) WITHOUT ROWID;
+CREATE INDEX job_tokens_by_job ON job_tokens (job_pk);
+-- A job's result items in the order it stored them; `attempt` tells the items of a run cut
+-- short by a crash from those of the run that finished.
+CREATE TABLE job_results (
+    job_pk INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (job_pk, attempt, seq)
+) WITHOUT ROWID;
+-- Completion notifications, committed with the job's final status and deleted once
+-- published: a crash between the two publishes it after the restart.
+CREATE TABLE job_outbox (
+    job_pk INTEGER PRIMARY KEY,
+    topic_arn TEXT NOT NULL,
+    message TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    next_try_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collections, faces, users and tags", _script(_V1)),
+    Migration(2, "the job engine's tables", _script(_V2)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
