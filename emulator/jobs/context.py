@@ -30,6 +30,8 @@ class JobContext:
 
     # Progress is written at most this often (a kind may report every frame).
     PROGRESS_INTERVAL = 0.5
+    FLUSH_ITEMS = 1000
+    FLUSH_SECONDS = 1.0
 
     def __init__(
         self,
@@ -55,6 +57,8 @@ class JobContext:
         self._stop = threading.Event()
         self._interrupted = False  # stopped by the server's shutdown, not by a user
         self._next_seq = 0
+        self._pending: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
         self._last_progress = 0.0
 
     # -- reporting -------------------------------------------------------------------------
@@ -67,13 +71,27 @@ class JobContext:
         self._engine._write_progress(self, min(max(float(fraction), 0.0), 1.0))
 
     def store_results(self, items: Iterable[dict[str, Any]]) -> int:
-        """Append result items (one page, in the order a Get* lists them by default); they
-        become visible with the job's final status. Returns how many were stored."""
+        """Append result items (in the order a Get* lists them by default); they become
+        visible with the job's final status. Returns how many were given.
+
+        Items are written in batches (every FLUSH_ITEMS items or FLUSH_SECONDS), the last
+        one in the transaction that records the final status: a job that reports one frame
+        at a time does not pay one fsynced commit per frame."""
         batch = list(items)
-        if batch:
-            self._engine._store_results(self, self._next_seq, batch)
-            self._next_seq += len(batch)
+        self._pending.extend(batch)
+        if (
+            len(self._pending) >= self.FLUSH_ITEMS
+            or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS
+        ):
+            self._flush()
         return len(batch)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._engine._store_results(self, self._next_seq, self._pending)
+            self._next_seq += len(self._pending)
+            self._pending = []
+        self._last_flush = time.monotonic()
 
     # -- stopping --------------------------------------------------------------------------
     @property

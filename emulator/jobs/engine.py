@@ -599,6 +599,8 @@ class JobEngine:
                     ).fetchone()
                     if row is None or row[0] != IN_PROGRESS or row[1] != ctx.attempt:
                         raise Superseded
+                    if ctx._pending:
+                        self._insert_results(conn, ctx, ctx._next_seq, ctx._pending)
                     notify = self._finalize(conn, pk, status, result, message)
             except Superseded:
                 pass
@@ -655,19 +657,22 @@ class JobEngine:
             )
 
     def _store_results(self, ctx: JobContext, first: int, items: list[dict[str, Any]]) -> None:
-        rows = [(ctx.pk, ctx.attempt, first + i, _dumps(item)) for i, item in enumerate(items)]
         with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT attempts, status FROM jobs WHERE pk = ?", (ctx.pk,)
             ).fetchone()
             if row is None or row[0] != ctx.attempt or row[1] != IN_PROGRESS:
                 raise Superseded
-            conn.executemany(
-                "INSERT INTO job_results (job_pk, attempt, seq, item) VALUES (?, ?, ?, ?)", rows
-            )
-            conn.execute(
-                "UPDATE jobs SET result_count = ? WHERE pk = ?", (first + len(items), ctx.pk)
-            )
+            self._insert_results(conn, ctx, first, items)
+
+    def _insert_results(
+        self, conn: sqlite3.Connection, ctx: JobContext, first: int, items: list[dict[str, Any]]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO job_results (job_pk, attempt, seq, item) VALUES (?, ?, ?, ?)",
+            [(ctx.pk, ctx.attempt, first + i, _dumps(item)) for i, item in enumerate(items)],
+        )
+        conn.execute("UPDATE jobs SET result_count = ? WHERE pk = ?", (first + len(items), ctx.pk))
 
     # -- notifications ------------------------------------------------------------------------------
     def _deliver(self, pk: int) -> None:

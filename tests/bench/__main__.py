@@ -1,8 +1,8 @@
 """Every benchmark in one command: `.venv/bin/python -m tests.bench` (about 15 minutes).
 
-Runs the shell, face, labels/text benchmarks and the face-search benchmark on 100,000 faces
-(`--full` runs it on 1,000,000, which takes well over half an hour). Each prints its own
-figures; run it on an otherwise idle machine.
+Runs the shell, face, labels/text and job-engine benchmarks and the face-search benchmark on
+100,000 faces (`--full` runs it on 1,000,000, which takes well over half an hour). Each prints
+its own figures; run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ RUNS = [
     ["bench_faces.py", "--runs", "30"],
     ["bench_labels_text.py", "--runs", "30"],
     ["bench_search.py", "--n", "100000"],
+    ["bench_jobs.py"],
 ]
 
 
