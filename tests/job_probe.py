@@ -1,14 +1,17 @@
-"""Test-only operations and notifier for a live server's job engine (tests/test_jobs_crash.py).
+"""A real emulator with test-only job operations (tests/test_jobs_crash.py, test_jobs_port.py).
 
-tests/jobs_site/sitecustomize.py installs them in the server's child process:
+    python -m tests.job_probe serve [serve flags]
+
+It serves every real operation, with these two in place of the real ones:
 
     StartLabelDetection  submits a TestSteps job: JobTag "steps=N:delay=S" says how many
                          steps and how long each takes; ClientRequestToken and
                          NotificationChannel as AWS has them
     GetLabelDetection    the job's status and one page of its items (MaxResults, NextToken)
 
-The completion notifier appends each message to the file REKOGNITION_EMULATOR_TEST_NOTIFY_LOG
-(fsynced: it must survive the SIGKILL of the server). If REKOGNITION_EMULATOR_TEST_CRASH_MARK
+Completion messages go to the embedded SNS, unless REKOGNITION_EMULATOR_TEST_NOTIFY_LOG names a
+file: then the notifier appends each message there instead (fsynced: it must survive the SIGKILL
+of the server, which an embedded SNS does not). If REKOGNITION_EMULATOR_TEST_CRASH_MARK
 names a file that does not exist yet, the first publish creates it and kills the server
 with SIGKILL instead of publishing: a crash after the job's result is committed.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import uuid
 from typing import Any
 
@@ -78,16 +82,21 @@ def publish_to_file(account: str, region: str, topic_arn: str, message: str) -> 
     return message_id
 
 
-def install(registry: Any) -> None:
-    original = registry.load_handlers
+def main(argv: list[str]) -> int:
+    from rekognition_emulator.emulator.cli import serve
+    from rekognition_emulator.emulator.server.registry import all_operations
 
-    def load_handlers() -> None:
-        original()
-        registry._HANDLERS.update({"StartLabelDetection": start, "GetLabelDetection": get})
+    if os.environ.get("REKOGNITION_EMULATOR_TEST_NOTIFY_LOG"):
 
-    registry.load_handlers = load_handlers
+        def publisher(state: AppState) -> notify.Publish:
+            return publish_to_file
 
-    def publisher(state: AppState) -> notify.Publish:
-        return publish_to_file
+        notify.default_publisher = publisher  # type: ignore[assignment]
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
+    operations = {**all_operations(), "StartLabelDetection": start, "GetLabelDetection": get}
+    return serve(argv, operations=operations)
 
-    notify.default_publisher = publisher  # type: ignore[assignment]
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -21,7 +21,6 @@ from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.conftest import REPO, make_client
 from tests.job_kinds import step_item
 
-SITE = Path(__file__).parent / "jobs_site"
 CHANNEL = {
     "SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:AmazonRekognitionJobs",
     "RoleArn": "arn:aws:iam::123456789012:role/AmazonRekognitionServiceRole",
@@ -30,15 +29,15 @@ VIDEO = {"S3Object": {"Bucket": "videos", "Name": "clip.mp4"}}
 
 
 def job_server(tmp_path: Path, **env: str) -> EmulatorProcess:
-    path = os.pathsep.join(p for p in (str(SITE), str(REPO), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     return EmulatorProcess(
         data_dir=tmp_path / "data",
         env={
             "PYTHONPATH": path,
-            "REKOGNITION_EMULATOR_TEST_JOBS": "1",
             "REKOGNITION_EMULATOR_TEST_NOTIFY_LOG": str(tmp_path / "notifications.jsonl"),
             **env,
         },
+        module="tests.job_probe",
     )
 
 
