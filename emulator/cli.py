@@ -93,6 +93,20 @@ def _run(config: Config, operations: Mapping[str, Handler] | None) -> int:
     # instead of being refused.
     sock.listen(2048)
     config.port = sock.getsockname()[1]
+    app = create_app(config, operations)
+    # Open the data dir now, not in the app's start-up: a folder another server holds, or one
+    # written by a newer release, is refused in one line (the app's start-up would bury it
+    # in a traceback).
+    from rekognition_emulator.emulator.store import warm
+    from rekognition_emulator.emulator.store.db import DataDirInUse
+    from rekognition_emulator.emulator.store.migrations import SchemaTooNewError
+
+    try:
+        warm(app.state.emulator)
+    except (DataDirInUse, SchemaTooNewError) as exc:
+        print(f"rekognition-emulator: {exc}", file=sys.stderr)
+        sock.close()
+        return 3
     shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
     print(
         f"rekognition-emulator listening on http://{shown}:{config.port} "
@@ -101,7 +115,7 @@ def _run(config: Config, operations: Mapping[str, Handler] | None) -> int:
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, operations),
+            app,
             log_level="warning",
             access_log=False,
             lifespan="on",

@@ -276,3 +276,24 @@ def test_one_log_line_per_request(tmp_path):
         ("CreateCollection", "400"),
     ]
     assert re.search(r"INFO S3 GET / 200 \d+\.\dms", served.log())
+
+
+def test_a_second_server_on_a_data_dir_in_use_is_refused_in_one_line(tmp_path):
+    from rekognition_emulator.emulator.testing import EmulatorProcess
+
+    first = EmulatorProcess(data_dir=tmp_path / "data")
+    first.start()
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "rekognition_emulator", "serve", "--port", "0"]
+            + ["--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        first.cleanup()
+    assert second.returncode == 3
+    assert "is in use by another emulator process" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1

@@ -33,6 +33,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class DataDirInUse(RuntimeError):
+    """Another emulator process holds the data dir."""
+
+
 def lock_data_dir(data_dir: Path) -> int:
     """An exclusive lock on the data dir, held until the fd is closed: two processes
     appending to one set of index files would corrupt them, so the second is refused."""
@@ -41,7 +45,7 @@ def lock_data_dir(data_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RuntimeError(
+        raise DataDirInUse(
             f"the data directory {data_dir} is in use by another emulator process"
         ) from None
     return fd
