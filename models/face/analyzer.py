@@ -34,7 +34,7 @@ from rekognition_emulator.models.face.attributes import (
     Spectacles,
 )
 from rekognition_emulator.models.face.detector import Detection, FaceDetector
-from rekognition_emulator.models.face.embedder import FaceEmbedder, aligned_crop
+from rekognition_emulator.models.face.embedder import DlibEmbedder, FaceEmbedder, aligned_crop
 from rekognition_emulator.models.face.emotion import EmotionModel, Expression
 from rekognition_emulator.models.face.mesh import FaceMesh, Iris, IrisModel, Mesh, mesh_eye_line
 from rekognition_emulator.models.face.pose import HeadPose, head_pose
@@ -134,6 +134,12 @@ class Face:
     def embedding(self) -> np.ndarray:
         """128 floats, unit length: cosine similarity of two faces is their dot product."""
         return self._analyzer.run_embedding(self._rgb, self.detection.points)
+
+    @cached_property
+    def dlib_embedding(self) -> np.ndarray:
+        """dlib ResNet's 128 floats (flip-averaged, unit length): a second, independent
+        embedding, measured beside SFace (not used for matching by default)."""
+        return self._analyzer.run_dlib_embedding(self._rgb, self.mesh.points)
 
     # --- derived attributes (probabilities 0..1) ------------------------------------------
     @cached_property
@@ -271,6 +277,9 @@ class FaceAnalyzer:
     def run_embedding(self, rgb: np.ndarray, points5: np.ndarray) -> np.ndarray:
         with self._shared("sface", FaceEmbedder).use() as embedder:
             return embedder.embed([aligned_crop(rgb, points5)])[0]
+
+    def run_dlib_embedding(self, rgb: np.ndarray, mesh_points: np.ndarray) -> np.ndarray:
+        return DlibEmbedder(self._session("dlib_resnet")).embed(rgb, [mesh_points])[0]
 
     def prefetch(
         self, faces: list[Face], *, age_gender: bool = False, expression: bool = False
