@@ -264,3 +264,58 @@ def group_negatives(groups, shots: list[Shot]) -> dict[str, np.ndarray]:
         for g in strangers
     ]
     return {"within_group": np.array(within), "portrait_vs_stranger": np.array(across)}
+
+
+# --- occlusions made at test time ---------------------------------------------------------
+
+HALF_FACE_OCCLUSIONS = ("lower_half", "upper_half", "left_half", "right_half", "hand")
+
+
+def occluded_copies(rgb: np.ndarray, box, points5: np.ndarray, seed: int = 0) -> dict:
+    """Copies of the photo with half of one face covered, each a different way: a dark band
+    over the lower half (nose tip to chin) or the upper half (brow to nose tip), the left or
+    right half blacked out, and a skin-toned hand (palm and four fingers, with texture) over
+    the nose and mouth. Plus "disc": a red disc over the mouth (less than half the face)."""
+    rng = np.random.default_rng(seed)
+    x, y, w, h = box
+    nose = points5[2]
+    mouth = points5[3:].mean(axis=0)
+    x0, x1, cx = int(x - 0.1 * w), int(x + 1.1 * w), int(x + w / 2)
+    top, bottom = int(y - 0.1 * h), int(y + 1.1 * h)
+    dark = (20, 20, 20)
+    out = {}
+    for kind, (a, b) in {
+        "lower_half": ((x0, int(nose[1])), (x1, bottom)),
+        "upper_half": ((x0, top), (x1, int(nose[1]))),
+        "left_half": ((x0, top), (cx, bottom)),
+        "right_half": ((cx, top), (x1, bottom)),
+    }.items():
+        img = rgb.copy()
+        cv2.rectangle(img, a, b, dark, -1)
+        out[kind] = img
+    img = rgb.copy()
+    palm = (mouth + nose) / 2
+    mask = np.zeros(img.shape[:2], np.uint8)
+    cv2.ellipse(
+        mask,
+        (int(palm[0]), int(palm[1] + 0.1 * h)),
+        (int(0.55 * w), int(0.33 * h)),
+        0,
+        0,
+        360,
+        255,
+        -1,
+    )
+    for k in range(4):
+        fx = int(x + w * (0.15 + 0.23 * k))
+        cv2.ellipse(
+            mask, (fx, int(palm[1] - 0.15 * h)), (int(0.09 * w), int(0.25 * h)), 0, 0, 360, 255, -1
+        )
+    tone = np.array([205, 160, 130]) + rng.integers(-20, 20, 3)
+    skin = (tone + rng.normal(0, 6, img.shape)).clip(0, 255).astype(np.uint8)
+    img[mask > 0] = skin[mask > 0]
+    out["hand"] = img
+    img = rgb.copy()
+    cv2.circle(img, (int(mouth[0]), int(mouth[1])), int(0.35 * w), (200, 40, 40), -1)
+    out["disc"] = img
+    return out

@@ -167,9 +167,20 @@ class Face:
         return attributes.facial_hair(self.chip, self.chip_stats)
 
     @cached_property
+    def occlusion_signals(self) -> attributes.OcclusionSignals:
+        return attributes.occlusion_signals(
+            self.chip,
+            self.chip_stats,
+            self.mesh.points,
+            self.points5,
+            self.presence,
+            self.box,
+            self._rgb.shape[:2],
+        )
+
+    @cached_property
     def occluded(self) -> float:
-        h, w = self._rgb.shape[:2]
-        return attributes.occlusion(self.presence, self.box, (h, w))
+        return attributes.occlusion(self.occlusion_signals)
 
 
 # Mesh indices of the named points (MediaPipe topology); "left" = image left.
