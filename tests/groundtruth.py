@@ -5,7 +5,8 @@ fit the constants (so a fitted number and its check read the same photos the sam
 
 - `../shared/testdata` (or $REKOGNITION_TESTDATA): the photos and their MANIFEST.tsv;
 - `tests/data/face_labels.tsv`: per-face labels made by looking at the photos (identity where
-  known, gender, eyeglasses, sunglasses, beard, mustache), by photo and face box;
+  known, gender, eyeglasses, sunglasses, beard, mustache, a clear smile or a neutral face),
+  by photo and face box;
 - the identity split: constants are fitted on FIT_IDENTITIES only; the tests assert on the
   HELD_OUT_IDENTITIES, the group photos and rotated copies, none of which any constant saw.
   The split was fixed before any fitting (alternate names in sorted order) and is not tuned.
@@ -139,6 +140,7 @@ class FaceLabel:
     sunglasses: bool
     beard: bool
     mustache: bool
+    emotion: str  # "HAPPY" (a clear smile), "CALM" (clearly neutral) or "" (unsure)
 
     @property
     def size(self) -> float:
@@ -159,6 +161,7 @@ def face_labels(path: Path = LABELS_TSV) -> list[FaceLabel]:
                     sunglasses=row["sunglasses"] == "1",
                     beard=row["beard"] == "1",
                     mustache=row["mustache"] == "1",
+                    emotion=row["emotion"],
                 )
             )
     return out

@@ -26,7 +26,8 @@ CHIP_EYE_Y = 72.0
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0))))
+    # +-30 keeps the result off exactly 0 and 1 in float64, so its logit can be taken back.
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0))))
 
 
 @dataclass(frozen=True)
@@ -326,14 +327,18 @@ def occlusion_signals(
 def occlusion(signals: OcclusionSignals) -> float:
     """Probability that part of the face (eyes, nose, mouth) is hidden or cut off.
 
-    Any one of four measurements suffices: the face box reaching out of the photo (a cut-off
-    face); the mesh model's face-presence score falling (a face behind hair: 0.3); a region of
-    the face with no detail at all (covered by something uniform: a band, a mask, a phone,
-    dark lenses); or the two landmark models disagreeing on where the eyes, nose and mouth
-    are (each fills a hidden part in its own way: a hand, half a face).
+    Any one of four measurements suffices (their noisy-OR): the face box reaching out of the
+    photo (a cut-off face); the mesh model's face-presence score falling (a face behind hair:
+    0.3); a region of the face with no detail at all (covered by something uniform: a band, a
+    mask, a phone, dark lenses); or the two landmark models disagreeing on where the eyes,
+    nose and mouth are (each fills a hidden part in its own way: a hand, half a face). The
+    first two are steep, so on a face that is whole and inside the photo the answer follows
+    the last two, which vary from face to face.
     """
-    cut = _sigmoid((signals.outside - 0.15) / 0.04)
-    hidden = _sigmoid((0.8 - signals.presence) / 0.04)
-    flat = _sigmoid((FLAT_STD - signals.flattest) / 0.5)
-    moved = _sigmoid((signals.disagreement - DISAGREEMENT) / 0.02)
-    return max(cut, hidden, flat, moved)
+    terms = (
+        _sigmoid((signals.outside - 0.15) / 0.015),
+        _sigmoid((0.7 - signals.presence) / 0.03),
+        _sigmoid((FLAT_STD - signals.flattest) / 0.5),
+        _sigmoid((signals.disagreement - DISAGREEMENT) / 0.02),
+    )
+    return 1.0 - float(np.prod([1.0 - t for t in terms]))
