@@ -160,3 +160,21 @@ def test_small_faces_read_less_sure_and_their_age_range_is_wider():
     face = fc.detect(canvas)[0]
     low, high = face.age_gender.age_range()
     assert small["AgeRange"]["High"] - small["AgeRange"]["Low"] > high - low
+
+
+def test_faces_indexed_by_an_earlier_release_still_match(testdata):
+    # The face-match embedding is still SFace's 128 numbers on the ArcFace crop (the second
+    # network was measured, not adopted), so collections indexed before keep their meaning:
+    # no re-embedding, no migration. What changed is where a tilted face's points are; on
+    # upright portraits the earlier alignment (YuNet's points as found) and today's give the
+    # same person far above the threshold.
+    from rekognition_emulator.models.face.analyzer import default_analyzer
+
+    analyzer = default_analyzer()
+    scores = []
+    for paths in gt.identities(testdata).values():
+        for path in paths[:3]:
+            rgb = gt.read_rgb(path)
+            earlier = analyzer.run_embedding(rgb, analyzer.run_detector(rgb)[0].points)
+            scores.append(fc.similarity(float(earlier @ analyzer.detect(rgb)[0].embedding)))
+    assert len(scores) >= 25 and min(scores) >= 98
