@@ -6,7 +6,6 @@ Photos: scikit-image's samples (always there) and ../shared/testdata (skipped wh
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from pathlib import Path
@@ -20,6 +19,7 @@ import skimage.data
 from rekognition_emulator.handlers.analysis import faces as fc
 from rekognition_emulator.models.face.analyzer import ALL_LANDMARKS, default_analyzer
 from tests.conftest import REPO
+from tests.groundtruth import iou, manifest_rows, read_rgb
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -34,26 +34,6 @@ def astronaut_face(analyzer):
     faces = analyzer.detect(skimage.data.astronaut())
     assert len(faces) == 1
     return faces[0]
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert bgr is not None, path
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def manifest_rows(root: Path) -> list[dict[str, str]]:
-    with open(root / "MANIFEST.tsv", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
 
 
 # --- the astronaut -------------------------------------------------------------------------

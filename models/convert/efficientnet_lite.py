@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from rekognition_emulator.models.convert import save
+from rekognition_emulator.models.convert import pinned_model, save
 
 # The legacy format begins with this pickled integer (torch.serialization.MAGIC_NUMBER).
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -198,7 +198,6 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[list[int], int]:
 def build_model(sd: dict[str, np.ndarray], variant: dict = LITE0):
     """Build the inference graph (ONNX ModelProto) from the state dict arrays."""
     size_in = variant["size"]
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes: list = []
@@ -284,24 +283,14 @@ def build_model(sd: dict[str, np.ndarray], variant: dict = LITE0):
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 1000])],
         initializer=inits,
     )
-    # Fixed opset / IR version / producer: the bytes must not depend on the installed onnx.
-    model = helper.make_model(
+    return pinned_model(
         graph,
-        opset_imports=[helper.make_opsetid("", 13)],
-        producer_name="rekognition-emulator",
-        producer_version="1",
-    )
-    model.ir_version = 7
-    helper.set_model_props(
-        model,
         {
             "source": variant["package"],
             "preprocess": f"RGB {size_in}x{size_in}, (x - {INPUT_MEAN}) / {INPUT_STD}, NCHW",
             "licence": "Apache-2.0",
         },
     )
-    onnx.checker.check_model(model)
-    return model
 
 
 def convert(src: Path, dst: Path) -> None:
