@@ -47,6 +47,7 @@ def test_similarity_constants_are_the_fit_on_the_fit_identities(testdata):
 def test_similarity_on_held_out_identities(held_out, rotation):
     # README: same-person TAR at 80 1.000, median 99.0, no different-person pair at 80 (upright
     # and with the other photo turned by 15, 45, 90 or 180 degrees).
+    assert all(s.embedding is not None for s in held_out if s.rotation == rotation)  # all found
     same, different = gt.portrait_pairs(held_out, rotation)
     s, d = similarity(same), similarity(different)
     assert len(s) >= 190 and len(d) >= 700
