@@ -218,6 +218,40 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                 ["detect-text", "--image-bytes", f"fileb://{files['text']}"],
                 "detect-text --image-bytes fileb://",
             )
+        if h.has("DetectModerationLabels"):
+            aws_call(
+                "DetectModerationLabels",
+                [
+                    "detect-moderation-labels",
+                    "--image-bytes",
+                    f"fileb://{files['labels']}",
+                    "--min-confidence",
+                    "60",
+                ],
+                "detect-moderation-labels --image-bytes fileb:// --min-confidence 60",
+                expect=lambda o: (
+                    []
+                    if o.get("ModerationModelVersion") == "7.0"
+                    else ["no ModerationModelVersion"]
+                ),
+            )
+        if h.has("DetectProtectiveEquipment"):
+            aws_call(
+                "DetectProtectiveEquipment",
+                [
+                    "detect-protective-equipment",
+                    "--image-bytes",
+                    f"fileb://{face}",
+                    "--summarization-attributes",
+                    "MinConfidence=80,RequiredEquipmentTypes=FACE_COVER,HEAD_COVER",
+                ],
+                "detect-protective-equipment --image-bytes fileb:// --summarization-attributes",
+                expect=lambda o: (
+                    []
+                    if len(o.get("Persons", [])) == 1 and "Summary" in o
+                    else ["expected one person and a Summary"]
+                ),
+            )
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",

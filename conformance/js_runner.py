@@ -1,5 +1,6 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage and error cases), where `node` and `npm` are available.
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment and error cases), where
+`node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
 conformance/js/node_modules (git-ignored), or, when that folder is not writable (an
@@ -23,7 +24,7 @@ from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
 PACKAGE = "@aws-sdk/client-rekognition"
-FILES = ("package.json", "package-lock.json", "driver.js")
+FILES = ("package.json", "package-lock.json", "driver.js", "sns_sqs.js")
 JS_OPERATIONS = {
     "CreateCollection",
     "ListCollections",
@@ -32,6 +33,8 @@ JS_OPERATIONS = {
     "DetectFaces",
     "IndexFaces",
     "SearchFacesByImage",
+    "DetectModerationLabels",
+    "DetectProtectiveEquipment",
 }
 
 

@@ -987,14 +987,179 @@ def _text_problems(body: dict[str, Any]) -> list[str]:
     )
 
 
+def _moderation_problems(body: dict[str, Any], min_confidence: float = 50.0) -> list[str]:
+    labels = body.get("ModerationLabels") or []
+    names = {label.get("Name") for label in labels}
+    problems = _problems(
+        (body.get("ModerationModelVersion") == "7.0", "ModerationModelVersion is not 7.0"),
+        ("ContentTypes" in body, "no ContentTypes"),
+    )
+    for label in labels:
+        parent = label.get("ParentName")
+        level = label.get("TaxonomyLevel")
+        problems += _problems(
+            (
+                label.get("Confidence", 0) >= min_confidence,
+                f"{label.get('Name')} under MinConfidence",
+            ),
+            (level in (1, 2, 3), f"{label.get('Name')}: TaxonomyLevel {level}"),
+            (
+                (parent == "") == (level == 1),
+                f"{label.get('Name')}: ParentName {parent!r} at level {level}",
+            ),
+            (
+                parent == "" or parent in names,
+                f"{label.get('Name')}: parent {parent!r} not reported",
+            ),
+        )
+    return problems
+
+
+def moderation_flow(ctx: Context) -> None:
+    h, p = ctx.h, ctx.photos
+    if not h.has("DetectModerationLabels"):
+        return
+    with step():
+        h.call(
+            "DetectModerationLabels",
+            {"Image": {"Bytes": p.face}},
+            name="portrait -> no label at the default MinConfidence",
+            expect=lambda b: (
+                _moderation_problems(b)
+                + _problems(
+                    (
+                        not b.get("ModerationLabels"),
+                        f"labels on a portrait: {b.get('ModerationLabels')}",
+                    )
+                )
+            ),
+        )
+    with step():
+        h.call(
+            "DetectModerationLabels",
+            {"Image": {"Bytes": p.labels}, "MinConfidence": 0},
+            name="MinConfidence 0: parents reported with their children",
+            expect=lambda b: _moderation_problems(b, 0.0),
+        )
+    with step():
+        h.call(
+            "DetectModerationLabels",
+            {
+                "Image": {"Bytes": p.no_face},
+                "HumanLoopConfig": {
+                    "HumanLoopName": "conformance",
+                    "FlowDefinitionArn": f"arn:aws:sagemaker:{h.region}:123456789012:flow-definition/c",
+                },
+            },
+            name="HumanLoopConfig accepted, no review started",
+            expect=lambda b: _problems(
+                (
+                    "HumanLoopArn" not in (b.get("HumanLoopActivationOutput") or {}),
+                    "a HumanLoopArn",
+                ),
+            ),
+        )
+    if ctx.s3_ready:
+        with step():
+            h.call(
+                "DetectModerationLabels",
+                {"Image": ctx.s3_image("labels.jpg")},
+                name="Image.S3Object",
+                expect=_moderation_problems,
+            )
+    h.expect_error(
+        "DetectModerationLabels",
+        {
+            "Image": {"Bytes": p.face},
+            "ProjectVersion": f"arn:aws:rekognition:{h.region}:123456789012:project/c/version/v/1",
+        },
+        "ResourceNotFoundException",
+        name="adapter (ProjectVersion) that does not exist",
+    )
+    image_errors(ctx, "DetectModerationLabels", {})
+
+
+def _ppe_problems(body: dict[str, Any], people: int | None = None) -> list[str]:
+    persons = body.get("Persons") or []
+    problems = _problems(
+        (bool(body.get("ProtectiveEquipmentModelVersion")), "no ProtectiveEquipmentModelVersion"),
+        ([x.get("Id") for x in persons] == list(range(len(persons))), "Ids are not 0..n-1"),
+        (len(persons) <= 15, f"{len(persons)} persons, AWS returns at most 15"),
+    )
+    if people is not None:
+        problems += _problems(
+            (abs(len(persons) - people) <= 1, f"{len(persons)} persons, {people} in the photo")
+        )
+    summary = body.get("Summary")
+    if summary is not None:
+        ids = sorted(
+            summary.get("PersonsWithRequiredEquipment", [])
+            + summary.get("PersonsWithoutRequiredEquipment", [])
+            + summary.get("PersonsIndeterminate", [])
+        )
+        problems += _problems(
+            (ids == [x.get("Id") for x in persons], "Summary does not list each person once")
+        )
+    return problems
+
+
+def ppe_flow(ctx: Context) -> None:
+    h, p = ctx.h, ctx.photos
+    if not h.has("DetectProtectiveEquipment"):
+        return
+    with step():
+        h.call(
+            "DetectProtectiveEquipment",
+            {"Image": {"Bytes": p.face}},
+            name="portrait: one person, no Summary unless asked",
+            expect=lambda b: (
+                _ppe_problems(b, 1) + _problems(("Summary" not in b, "a Summary nobody asked for"))
+            ),
+        )
+    with step():
+        h.call(
+            "DetectProtectiveEquipment",
+            {
+                "Image": {"Bytes": p.face},
+                "SummarizationAttributes": {
+                    "MinConfidence": 80,
+                    "RequiredEquipmentTypes": ["FACE_COVER", "HEAD_COVER", "HAND_COVER"],
+                },
+            },
+            name="SummarizationAttributes: all three types",
+            expect=lambda b: (
+                _ppe_problems(b, 1)
+                + _problems(
+                    (
+                        0 not in (b.get("Summary") or {}).get("PersonsWithRequiredEquipment", [0]),
+                        "a bare-headed, unmasked astronaut counted as wearing everything",
+                    )
+                )
+            ),
+        )
+    if p.group is not None:
+        with step():
+            h.call(
+                "DetectProtectiveEquipment",
+                {"Image": {"Bytes": p.group}},
+                name="group photo of 3",
+                expect=lambda b: _ppe_problems(b, 3),
+            )
+    if ctx.s3_ready:
+        with step():
+            h.call(
+                "DetectProtectiveEquipment",
+                {"Image": ctx.s3_image("face.jpg")},
+                name="Image.S3Object",
+                expect=_ppe_problems,
+            )
+    image_errors(ctx, "DetectProtectiveEquipment", {})
+
+
 def other_image_flow(ctx: Context) -> None:
     """Image operations with no scenario of their own yet: one valid call and the image errors."""
     h, p = ctx.h, ctx.photos
-    for operation in (
-        "DetectModerationLabels",
-        "DetectProtectiveEquipment",
-        "RecognizeCelebrities",
-    ):
+    for operation in ("RecognizeCelebrities",):
         if not h.has(operation):
             continue
         with step():
@@ -1031,10 +1196,9 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
         ),
     ),
     "labels": (labels_flow, frozenset({"DetectLabels", "DetectText"})),
-    "other-images": (
-        other_image_flow,
-        frozenset({"DetectModerationLabels", "DetectProtectiveEquipment", "RecognizeCelebrities"}),
-    ),
+    "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
+    "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
+    "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
 }
 
 

@@ -17,26 +17,25 @@ from rekognition_emulator.conformance.runner import Report, run
 
 REPO = Path(__file__).resolve().parent.parent
 
-# A server whose only operations are two broken stand-ins. Marking the handlers as loaded
-# first keeps the real ones out, so the stand-ins are the whole service.
+# A server whose only operations are two broken stand-ins: the app is built from a table that
+# holds just them (cli.serve(argv, operations)), so the stand-ins are the whole service.
 BROKEN_SERVER = textwrap.dedent(
     """
     import json
     import sys
-    from rekognition_emulator.emulator.server import registry, serializer
+    from rekognition_emulator.emulator.server import serializer
 
-    registry._loaded = True
     # The emulator's serializer would drop or refuse the defects below; a server of another
     # make would send them, so they go to the wire as the handlers return them.
     serializer.serialize_output = lambda operation, result: json.dumps(result).encode()
 
-    @registry.operation("DetectFaces")
+
     def detect_faces(ctx, params):
         box = {"Width": 0.5, "Height": 0.5, "Left": 0.1, "Top": 0.1}
         # Two defects: a number sent as a string, and a member the model does not have.
         return {"FaceDetails": [{"BoundingBox": box, "Confidence": "99.9", "Smiling": True}]}
 
-    @registry.operation("CreateCollection")
+
     def create_collection(ctx, params):
         # A defect: creating an existing collection again succeeds.
         cid = params["CollectionId"]
@@ -46,9 +45,11 @@ BROKEN_SERVER = textwrap.dedent(
             "FaceModelVersion": "7.0",
         }
 
-    from rekognition_emulator.emulator.cli import main
 
-    sys.exit(main(["serve", "--port", "0", "--ephemeral", "--log-level", "warning"]))
+    from rekognition_emulator.emulator.cli import serve
+
+    operations = {"DetectFaces": detect_faces, "CreateCollection": create_collection}
+    sys.exit(serve(["--port", "0", "--ephemeral", "--log-level", "warning"], operations))
     """
 )
 

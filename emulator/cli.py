@@ -1,105 +1,78 @@
-"""`rekognition-emulator serve | models ...` (also `python -m rekognition_emulator ...`)."""
+"""`rekognition-emulator serve | models | <family commands> ...` (also `python -m
+rekognition_emulator ...`).
+
+Subcommands are registered with `@cli_command` (emulator/server/registry.py): `serve` and
+`models` here, others by the families that bring them, so this file does not change when
+one arrives.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from rekognition_emulator.emulator.server.config import DEFAULT_PORT, Config, env, parse_credentials
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+from rekognition_emulator.emulator.server import config as settings
+from rekognition_emulator.emulator.server.config import Config
+from rekognition_emulator.emulator.server.registry import (
+    Handler,
+    cli_command,
+    cli_commands,
+    load_handlers,
+)
 
 
 def serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rekognition-emulator serve",
-        description="Serve the Rekognition API (and an embedded S3) on one port. "
-        "Every flag can also be set as REKOGNITION_EMULATOR_<FLAG> (e.g. REKOGNITION_EMULATOR_PORT).",
+        description="Serve the Rekognition API, and the S3, SNS, SQS, IAM and Kinesis it works "
+        "with, on one port. Every flag can also be set as REKOGNITION_EMULATOR_<FLAG> "
+        f"(e.g. REKOGNITION_EMULATOR_PORT, default {settings.DEFAULT_PORT}); a flag wins over "
+        "the environment.",
     )
-    p.add_argument("--host", default=env("HOST", "127.0.0.1"))
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
-        help=f"default {DEFAULT_PORT}; 0 picks a free port",
-    )
-    p.add_argument("--data-dir", default=env("DATA_DIR"), help="default: the per-user data folder")
-    p.add_argument(
-        "--ephemeral",
-        action="store_true",
-        default=_flag(env("EPHEMERAL")),
-        help="keep all state in a temporary folder removed at exit",
-    )
-    p.add_argument("--auth", choices=["off", "strict"], default=env("AUTH", "off"))
-    p.add_argument(
-        "--credentials",
-        action="append",
-        metavar="AKID:SECRET",
-        default=[env("CREDENTIALS")] if env("CREDENTIALS") else [],
-        help="a key pair accepted in --auth strict (repeatable)",
-    )
-    p.add_argument(
-        "--s3-endpoint-url",
-        default=env("S3_ENDPOINT_URL"),
-        help="read S3 objects from this S3-compatible endpoint instead of the embedded S3",
-    )
-    p.add_argument(
-        "--models-dir",
-        default=env("MODELS_DIR"),
-        help="model cache (default: the per-user cache folder)",
-    )
-    p.add_argument(
-        "--log-level",
-        default=env("LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-    )
+    settings.add_arguments(p)
     return p
 
 
-def serve(argv: list[str]) -> int:
+@cli_command("serve", help="serve the Rekognition API (see `serve --help`)")
+def serve_command(argv: list[str]) -> int:
+    return serve(argv)
+
+
+def serve(argv: list[str], operations: Mapping[str, Handler] | None = None) -> int:
+    """Parse `argv` and the environment into a Config and serve until stopped.
+
+    `operations` is the handler table the app serves (None: every handler module's)."""
     args = serve_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
-    )
-    if args.models_dir:
-        os.environ["REKOGNITION_EMULATOR_MODELS_DIR"] = str(Path(args.models_dir).expanduser())
-    temp_dir = tempfile.mkdtemp(prefix="rekognition-emulator-") if args.ephemeral else None
-    data_dir = Path(temp_dir or args.data_dir or Config().data_dir).expanduser()
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        config = Config(
-            host=args.host,
-            port=args.port,
-            data_dir=data_dir,
-            ephemeral=args.ephemeral,
-            auth=args.auth,
-            credentials=parse_credentials(args.credentials),
-            s3_endpoint_url=args.s3_endpoint_url,
-            log_level=args.log_level,
-            models_dir=Path(args.models_dir) if args.models_dir else None,
-        )
-        if config.auth == "strict" and not config.credentials:
-            print("--auth strict needs at least one --credentials AKID:SECRET", file=sys.stderr)
-            return 2
-        return _run(config)
+        config = Config.resolve(vars(args))
     except ValueError as exc:
         print(f"rekognition-emulator: {exc}", file=sys.stderr)
         return 2
+    if config.auth == "strict" and not config.credentials:
+        print("--auth strict needs at least one --credentials AKID:SECRET", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    temp_dir = tempfile.mkdtemp(prefix="rekognition-emulator-") if config.ephemeral else None
+    if temp_dir:
+        config.data_dir = Path(temp_dir)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return _run(config, operations)
     finally:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _run(config: Config) -> int:
+def _run(config: Config, operations: Mapping[str, Handler] | None) -> int:
     import uvicorn
 
     from rekognition_emulator.emulator.server.app import create_app
@@ -116,6 +89,9 @@ def _run(config: Config) -> int:
             file=sys.stderr,
         )
         return 1
+    # Listening now: a client that connects while the app starts up waits in the backlog
+    # instead of being refused.
+    sock.listen(2048)
     config.port = sock.getsockname()[1]
     shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
     print(
@@ -125,7 +101,7 @@ def _run(config: Config) -> int:
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, operations),
             log_level="warning",
             access_log=False,
             lifespan="on",
@@ -147,24 +123,33 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+@cli_command("models", help="pull | list | verify the model files (see `models --help`)")
+def models_command(argv: list[str]) -> int:
+    from rekognition_emulator.models.cli import main as models_main
+
+    return models_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    commands = cli_commands()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        # Families register their commands when their modules are imported.
+        load_handlers()
+        commands = cli_commands()
     if not argv or argv[0] in ("-h", "--help"):
-        print(
-            "usage: rekognition-emulator {serve,models} ...\n\n"
-            "  serve    serve the Rekognition API (see `serve --help`)\n"
-            "  models   pull | list | verify the model files (see `models --help`)"
-        )
+        width = max(len(name) for name in commands)
+        lines = [f"  {c.name:<{width}}  {c.help}" for c in commands.values()]
+        print(f"usage: rekognition-emulator {{{','.join(commands)}}} ...\n\n" + "\n".join(lines))
         return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command == "serve":
-        return serve(rest)
-    if command == "models":
-        from rekognition_emulator.models.cli import main as models_main
-
-        return models_main(rest)
-    print(f"rekognition-emulator: unknown command {command!r} (serve, models)", file=sys.stderr)
-    return 2
+    command = commands.get(argv[0])
+    if command is None:
+        print(
+            f"rekognition-emulator: unknown command {argv[0]!r} ({', '.join(commands)})",
+            file=sys.stderr,
+        )
+        return 2
+    return command.run(argv[1:])
 
 
 if __name__ == "__main__":

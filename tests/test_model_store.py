@@ -25,7 +25,8 @@ from rekognition_emulator.models.store import (
     default_store,
 )
 
-SHIPPED = [name for name, spec in MANIFEST.items() if spec.converter is None]
+# Opt-in (copyleft) models are never pulled by the suite; test_moderation_models checks them.
+SHIPPED = [n for n, spec in MANIFEST.items() if spec.converter is None and not spec.opt_in]
 OURS = [*SHIPPED, "sface"]  # converted entries of other modules are tested with their converters
 
 
@@ -299,16 +300,39 @@ def test_shared_objects_are_used_by_one_thread_at_a_time(cache: ModelStore) -> N
 
 
 def test_thread_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Used on its own (not configured by a server in this process), the library reads the env.
+    monkeypatch.setattr(runtime, "_configured_threads", None)
     monkeypatch.delenv(runtime.ENV_THREADS, raising=False)
     assert runtime.thread_count() == 2
     monkeypatch.setenv(runtime.ENV_THREADS, "3")
     assert runtime.thread_count() == 3
 
 
+def test_configured_settings_win_over_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rekognition_emulator.models import store
+    from rekognition_emulator.models.store import default_root
+
+    monkeypatch.setattr(runtime, "_configured_threads", None)
+    monkeypatch.setattr(store, "_configured_root", None)
+    monkeypatch.setenv(runtime.ENV_THREADS, "3")
+    monkeypatch.setenv("REKOGNITION_EMULATOR_MODELS_DIR", str(tmp_path / "env"))
+    runtime.configure(5)
+    store.configure(tmp_path / "configured")
+    assert runtime.thread_count() == 5
+    assert default_root() == tmp_path / "configured"
+    with pytest.raises(ValueError):
+        runtime.configure(0)
+
+
 def test_models_dir_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rekognition_emulator.models import store
     from rekognition_emulator.models.store import default_root
+
+    monkeypatch.setattr(store, "_configured_root", None)
 
     monkeypatch.setenv("REKOGNITION_EMULATOR_MODELS_DIR", str(tmp_path / "m"))
     assert default_root() == tmp_path / "m"

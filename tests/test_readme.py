@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -21,3 +23,21 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     assert "./run test" in readme and "./run serve" in readme
     assert "./run test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_where_things_live_names_every_folder():
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=REPO)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: the tree is not known")
+    folders = set()
+    for path in tracked.stdout.splitlines():
+        parts = path.split("/")
+        if len(parts) > 1 and not parts[0].startswith("."):
+            folders.add(parts[0])
+        if len(parts) > 2 and parts[0] in ("emulator", "handlers") and parts[1] != "data":
+            folders.add(f"{parts[0]}/{parts[1]}")
+    folders -= {"emulator", "handlers"}  # named through their subfolders
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Where things live", 1)[1].split("```")[1]
+    named = {line.split()[0].rstrip("/") for line in section.splitlines() if line[:1].strip()}
+    assert folders - named == set(), "folders the README's map does not name"

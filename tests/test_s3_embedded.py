@@ -228,8 +228,12 @@ def test_external_s3_is_read(external, reader):
 def test_external_mode_turns_the_embedded_s3_off(reader):
     health = call(reader, None, method="GET", path="/_emulator/health").json
     assert health["s3"].startswith("http://")
-    reply = call(reader, None, raw=b"", method="GET", path="/")
-    assert reply.status == 404 and b"embedded S3 is off" in reply.body
+    # An S3 client reads S3's own error saying where the S3 in use is.
+    with pytest.raises(ClientError) as info:
+        make_client("s3", reader).list_buckets()
+    error = info.value.response["Error"]
+    assert error["Code"] == "InvalidAction" and "embedded S3 is off" in error["Message"]
+    assert health["s3"] in error["Message"]
 
 
 def test_unreachable_external_s3():

@@ -4,18 +4,8 @@
 exactly as a client would, with no SDK in between.
 
 `probe_server()` is a real emulator process in which a few operations are replaced by
-test-only handlers (installed through a `sitecustomize` module on the child's PYTHONPATH,
-so the shell needs no test hook):
-
-    ListCollections     echoes the caller: CollectionIds [account, region],
-                        FaceModelVersions [access key or "anonymous", request id]
-    DetectFaces         decodes Image with emulator.images.load_image and answers
-                        {"FaceDetails": [], "Probe": {width, height, format, pixels ...}}
-                        ("Probe" is outside the service model: the probe's own hook on the
-                        serializer writes it, so it is not reported as a dropped member)
-    DetectLabels        raises RuntimeError (an unexpected failure)
-    DetectText          returns a value JSON cannot hold (a failure while serialising)
-    DescribeCollection  returns a datetime and numpy scalars (the serialiser's conversions)
+test-only handlers (tests/probe_app.py lists them): the child builds its app with
+`create_app(config, operations)` from a table that holds them, so nothing is patched.
 
 Servers started here (`CheckedServer`, `probe_server()`) fail the test that stops them when
 their log shows that the serializer dropped a member the service model does not have.
@@ -23,14 +13,11 @@ their log shows that the serializer dropped a member the service model does not 
 
 from __future__ import annotations
 
-import atexit
-import functools
 import http.client
 import json
 import os
-import shutil
-import tempfile
-import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,10 +26,11 @@ import pytest
 
 from rekognition_emulator.emulator.server.serializer import DROPPED
 from rekognition_emulator.emulator.testing import EmulatorProcess
+from tests.probe_app import SECRET_MARKER  # noqa: F401 - re-exported for the tests
 
 TARGET = "RekognitionService"
 CONTENT_TYPE = "application/x-amz-json-1.1"
-SECRET_MARKER = "probe-secret-d41d8cd98f00"
+REPO = Path(__file__).resolve().parent.parent
 
 
 class Reply:
@@ -113,131 +101,6 @@ def implemented_image_operations(endpoint: str) -> list[str]:
     return ops
 
 
-_SITECUSTOMIZE = textwrap.dedent(
-    '''
-    # Test-only probe handlers for tests/wire.py: see its docstring.
-    import os
-
-    if os.environ.get("REKOGNITION_EMULATOR_TEST_PROBES") == "1":
-        import datetime as _dt
-        import importlib.abc
-        import importlib.util
-        import json
-        import sys
-
-        def _echo(ctx, params):
-            return {
-                "CollectionIds": [ctx.account, ctx.region],
-                "FaceModelVersions": [ctx.access_key or "anonymous", ctx.request_id],
-            }
-
-        def _image(ctx, params):
-            from rekognition_emulator.emulator.media.images import load_image
-
-            img = load_image(ctx, params.get("Image"))
-            rgb = img.rgb
-            h, w = rgb.shape[:2]
-            return {
-                "FaceDetails": [],
-                "Probe": {
-                    "width": img.width,
-                    "height": img.height,
-                    "format": img.format,
-                    "size_bytes": img.size_bytes,
-                    "dtype": str(rgb.dtype),
-                    "shape": list(rgb.shape),
-                    "top_left": rgb[0, 0].tolist(),
-                    "top_right": rgb[0, w - 1].tolist(),
-                    "bottom_left": rgb[h - 1, 0].tolist(),
-                    "center": rgb[h // 2, w // 2].tolist(),
-                },
-            }
-
-        def _boom(ctx, params):
-            raise RuntimeError("@SECRET@: a handler failed unexpectedly")
-
-        def _unserialisable(ctx, params):
-            return {"TextDetections": [object()]}
-
-        def _conversions(ctx, params):
-            import numpy as np
-
-            return {
-                "CollectionARN": f"aws:rekognition:{ctx.region}:{ctx.account}:collection/probe",
-                "FaceCount": np.int64(3),
-                "UserCount": np.int32(0),
-                "FaceModelVersion": "7.0",
-                "CreationTimestamp": _dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=_dt.UTC),
-            }
-
-        _PROBES = {
-            "ListCollections": _echo,
-            "DetectFaces": _image,
-            "DetectLabels": _boom,
-            "DetectText": _unserialisable,
-            "DescribeCollection": _conversions,
-        }
-
-        def _install(registry):
-            original = registry.load_handlers
-
-            def load_handlers():
-                original()
-                registry._HANDLERS.update(_PROBES)
-
-            registry.load_handlers = load_handlers
-
-        def _install_serializer(serializer):
-            original = serializer.serialize_output
-
-            def serialize_output(operation, result):
-                # The probe's report is not an AWS member: written beside what the model has.
-                probe = result.pop("Probe", None) if operation == "DetectFaces" else None
-                body = original(operation, result)
-                if probe is None:
-                    return body
-                return json.dumps({**json.loads(body), "Probe": probe}).encode()
-
-            serializer.serialize_output = serialize_output
-
-        _PATCHES = {
-            "rekognition_emulator.emulator.server.registry": _install,
-            "rekognition_emulator.emulator.server.serializer": _install_serializer,
-        }
-
-        class _PatchModules(importlib.abc.MetaPathFinder):
-            """Patch the registry and the serializer as each is first imported (not before:
-            at this point of start-up the emulator package may not be importable yet)."""
-
-            def find_spec(self, name, path=None, target=None):
-                patch = _PATCHES.pop(name, None)
-                if patch is None:
-                    return None
-                if not _PATCHES:
-                    sys.meta_path.remove(self)
-                spec = importlib.util.find_spec(name)
-                execute = spec.loader.exec_module
-
-                def exec_module(module):
-                    execute(module)
-                    patch(module)
-
-                spec.loader.exec_module = exec_module
-                return spec
-
-        sys.meta_path.insert(0, _PatchModules())
-    '''
-).replace("@SECRET@", SECRET_MARKER)
-
-
-@functools.cache
-def _site_dir() -> Path:
-    site = Path(tempfile.mkdtemp(prefix="rekognition-probe-site-"))
-    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-    atexit.register(shutil.rmtree, site, True)
-    return site
-
-
 def dropped_members(server: EmulatorProcess) -> list[str]:
     """The lines of the server's log where the serializer dropped a member that the service
     model does not have (a handler answering something AWS cannot send)."""
@@ -267,11 +130,40 @@ def probe_server(
     data_dir: str | Path | None = None,
     env: dict[str, str] | None = None,
 ) -> CheckedServer:
-    """A CheckedServer (not started) whose child installs the probe handlers."""
-    site = _site_dir()
-    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    """A CheckedServer (not started) serving the probe handlers of tests/probe_app.py."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return CheckedServer(
         data_dir=data_dir,
         args=list(args),
-        env={"PYTHONPATH": path, "REKOGNITION_EMULATOR_TEST_PROBES": "1", **(env or {})},
+        env={"PYTHONPATH": path, **(env or {})},
+        module="tests.probe_app",
     )
+
+
+@contextmanager
+def app_server(app: Any) -> Iterator[str]:
+    """Serve an app built in this process (`create_app(config, operations)`) on a free port
+    for the block; yields its endpoint. The test can reach `app.state.emulator` directly."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

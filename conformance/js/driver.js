@@ -17,6 +17,8 @@ import {
   DetectFacesCommand,
   IndexFacesCommand,
   SearchFacesByImageCommand,
+  DetectModerationLabelsCommand,
+  DetectProtectiveEquipmentCommand,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -108,6 +110,20 @@ if (created && has("IndexFaces")) {
 if (created && has("SearchFacesByImage")) {
   await call("SearchFacesByImage", "finds the indexed face", new SearchFacesByImageCommand({ CollectionId: cid, Image: { Bytes: photo("face") } }),
     (o) => (faceId === null || (o.FaceMatches ?? []).some((m) => m.Face?.FaceId === faceId) ? [] : ["the indexed face is not found"]));
+}
+if (has("DetectModerationLabels")) {
+  await call("DetectModerationLabels", "cat photo, MinConfidence 0",
+    new DetectModerationLabelsCommand({ Image: { Bytes: photo("labels") }, MinConfidence: 0 }),
+    (o) => (o.ModerationModelVersion === "7.0" && Array.isArray(o.ContentTypes) ? [] : ["no ModerationModelVersion 7.0 / ContentTypes"]));
+  await expectError("DetectModerationLabels", "adapter that does not exist",
+    new DetectModerationLabelsCommand({ Image: { Bytes: photo("labels") }, ProjectVersion: `arn:aws:rekognition:${config.region}:123456789012:project/js/version/v/1` }),
+    "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("DetectProtectiveEquipment")) {
+  await call("DetectProtectiveEquipment", "portrait with a Summary",
+    new DetectProtectiveEquipmentCommand({ Image: { Bytes: photo("face") },
+      SummarizationAttributes: { MinConfidence: 80, RequiredEquipmentTypes: ["FACE_COVER"] } }),
+    (o) => ((o.Persons ?? []).length === 1 && o.Summary ? [] : ["expected one person and a Summary"]));
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));

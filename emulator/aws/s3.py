@@ -13,37 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rekognition_emulator.emulator.aws.durable import write_atomic
+from rekognition_emulator.emulator.aws.wire import WireRequest, WireResponse, call_wsgi
 from rekognition_emulator.emulator.server import errors
 
 if TYPE_CHECKING:
-    from rekognition_emulator.emulator.server.context import RequestContext
+    from rekognition_emulator.emulator.server.context import AppState, RequestContext
 
 _NOT_FOUND = (
     "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 )
-
-
-@dataclass
-class S3Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class EmbeddedS3:
@@ -52,6 +36,9 @@ class EmbeddedS3:
     def __init__(self, root: Path) -> None:
         from moto.moto_server.werkzeug_app import create_backend_app
 
+        from rekognition_emulator.emulator.aws.services import prepare_moto
+
+        prepare_moto()
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -69,42 +56,52 @@ class EmbeddedS3:
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> S3Response:
-        from werkzeug.test import EnvironBuilder, run_wsgi_app
-
-        builder = EnvironBuilder(
-            path=path,
-            base_url=f"http://{host}",
-            query_string=query,
-            method=method,
-            headers=[(k, v) for k, v in headers if k.lower() not in ("host", "content-length")],
-            data=body,
-        )
-        environ = builder.get_environ()
+    ) -> WireResponse:
+        request = WireRequest(method, host, path, query, headers, body)
         with self._lock:
-            app_iter, status, response_headers = run_wsgi_app(self._app, environ, buffered=True)
-            data = b"".join(app_iter)
-            if method not in ("GET", "HEAD", "OPTIONS") and int(status.split()[0]) < 300:
+            response = call_wsgi(self._app, request)
+            if method not in ("GET", "HEAD", "OPTIONS") and response.status < 300:
                 self._sync()
-        return S3Response(int(status.split()[0]), list(response_headers.items()), data)
+        return response
+
+    def _find(self, account: str, bucket: str, key: str, version: str | None) -> Any:
+        """moto's object (the caller holds the lock), or InvalidS3ObjectException."""
+        for backend in self._backends(prefer=account):
+            if bucket not in backend.buckets:
+                continue
+            try:
+                obj = backend.get_object(bucket, key, version_id=version)
+            except Exception:
+                obj = None
+            if obj is None or not hasattr(obj, "value"):
+                raise errors.InvalidS3ObjectException(
+                    f"{_NOT_FOUND} (no object '{key}'"
+                    + (f" version '{version}'" if version else "")
+                    + f" in bucket '{bucket}')"
+                )
+            return obj
+        raise errors.InvalidS3ObjectException(f"{_NOT_FOUND} (bucket '{bucket}' does not exist)")
 
     def get_object(self, account: str, bucket: str, key: str, version: str | None) -> bytes:
         with self._lock:
-            for backend in self._backends(prefer=account):
-                if bucket not in backend.buckets:
-                    continue
-                try:
-                    obj = backend.get_object(bucket, key, version_id=version)
-                except Exception:
-                    obj = None
-                if obj is None or not hasattr(obj, "value"):
-                    raise errors.InvalidS3ObjectException(
-                        f"{_NOT_FOUND} (no object '{key}'"
-                        + (f" version '{version}'" if version else "")
-                        + f" in bucket '{bucket}')"
-                    )
-                return bytes(obj.value)
-        raise errors.InvalidS3ObjectException(f"{_NOT_FOUND} (bucket '{bucket}' does not exist)")
+            return bytes(self._find(account, bucket, key, version).value)
+
+    def head_object(self, account: str, bucket: str, key: str, version: str | None) -> int:
+        with self._lock:
+            return int(self._find(account, bucket, key, version).size)
+
+    def put_object(
+        self, account: str, bucket: str, key: str, body: bytes, content_type: str
+    ) -> None:
+        with self._lock:
+            backend = next((b for b in self._backends(prefer=account) if bucket in b.buckets), None)
+            if backend is None:
+                raise errors.InvalidS3ObjectException(
+                    f"Unable to write to S3: bucket '{bucket}' does not exist"
+                )
+            obj = backend.put_object(bucket, key, body)
+            obj.set_metadata({"Content-Type": content_type})
+            self._sync()
 
     def reset(self) -> None:
         from moto.s3.models import s3_backends
@@ -142,7 +139,7 @@ class EmbeddedS3:
                 (bdir / "objects").mkdir(parents=True, exist_ok=True)
                 meta = bdir / "bucket.json"
                 if not meta.exists():
-                    _fsync_write(
+                    write_atomic(
                         meta, json.dumps({"name": name, "region": bucket.region_name}).encode()
                     )
                 mirrored = self._mirrored.setdefault((account, name), {})
@@ -154,8 +151,8 @@ class EmbeddedS3:
                     if mirrored.get(key) == fingerprint:
                         continue
                     stem = hashlib.sha256(key.encode()).hexdigest()
-                    _fsync_write(bdir / "objects" / f"{stem}.bin", bytes(obj.value))
-                    _fsync_write(
+                    write_atomic(bdir / "objects" / f"{stem}.bin", bytes(obj.value))
+                    write_atomic(
                         bdir / "objects" / f"{stem}.json",
                         json.dumps({"key": key, "metadata": dict(obj.metadata)}).encode(),
                     )
@@ -196,12 +193,13 @@ class EmbeddedS3:
 
 
 class ExternalS3:
-    """Objects read from an S3-compatible endpoint (LocalStack, MinIO, moto server)."""
+    """Objects in an S3-compatible endpoint (LocalStack, MinIO, moto server)."""
 
     def __init__(self, endpoint_url: str) -> None:
         import botocore.session
         from botocore.config import Config as BotoConfig
 
+        self.endpoint_url = endpoint_url
         session = botocore.session.get_session()
         creds = session.get_credentials()
         self._client = session.create_client(
@@ -213,14 +211,11 @@ class ExternalS3:
             config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
-    def get_object(self, account: str, bucket: str, key: str, version: str | None) -> bytes:
+    def _call(self, method: str, bucket: str, key: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version:
-            kwargs["VersionId"] = version
         try:
-            return self._client.get_object(**kwargs)["Body"].read()
+            return getattr(self._client, method)(Bucket=bucket, Key=key, **kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             raise errors.InvalidS3ObjectException(
@@ -229,12 +224,30 @@ class ExternalS3:
         except BotoCoreError as exc:
             raise errors.InvalidS3ObjectException(f"{_NOT_FOUND} ({exc})") from None
 
+    def get_object(self, account: str, bucket: str, key: str, version: str | None) -> bytes:
+        extra = {"VersionId": version} if version else {}
+        return self._call("get_object", bucket, key, **extra)["Body"].read()
+
+    def head_object(self, account: str, bucket: str, key: str, version: str | None) -> int:
+        extra = {"VersionId": version} if version else {}
+        return int(self._call("head_object", bucket, key, **extra)["ContentLength"])
+
+    def put_object(
+        self, account: str, bucket: str, key: str, body: bytes, content_type: str
+    ) -> None:
+        self._call("put_object", bucket, key, Body=body, ContentType=content_type)
+
+
+def s3_for(state: AppState) -> EmbeddedS3 | ExternalS3:
+    """The S3 this emulator uses: embedded, or the one `--s3-endpoint-url` names."""
+    config = state.config
+    if config.s3_endpoint_url:
+        return state.singleton("s3", lambda: ExternalS3(config.s3_endpoint_url or ""))
+    return state.singleton("s3", lambda: EmbeddedS3(config.data_dir / "s3"))
+
 
 def s3_service(ctx: RequestContext) -> EmbeddedS3 | ExternalS3:
-    config = ctx.config
-    if config.s3_endpoint_url:
-        return ctx.state.singleton("s3", lambda: ExternalS3(config.s3_endpoint_url or ""))
-    return ctx.state.singleton("s3", lambda: EmbeddedS3(config.data_dir / "s3"))
+    return s3_for(ctx.state)
 
 
 def read_object(
@@ -242,10 +255,28 @@ def read_object(
 ) -> bytes:
     if not bucket or not name:
         raise errors.InvalidS3ObjectException(f"{_NOT_FOUND} (S3Object needs Bucket and Name)")
-    data = s3_service(ctx).get_object(ctx.account, bucket, name, version)
+    data = s3_for(ctx.state).get_object(ctx.account, bucket, name, version)
     if len(data) > max_bytes:
         raise errors.ImageTooLargeException(
             f"Image size is too large: s3://{bucket}/{name} is {len(data)} bytes, over the "
             f"{max_bytes} byte limit for S3 objects."
         )
     return data
+
+
+def head_object(
+    state: AppState, account: str, bucket: str, key: str, version: str | None = None
+) -> int:
+    """The object's size in bytes (a video's, before a job starts); InvalidS3ObjectException
+    when the bucket, key or version does not exist."""
+    if not bucket or not key:
+        raise errors.InvalidS3ObjectException(f"{_NOT_FOUND} (S3Object needs Bucket and Name)")
+    return s3_for(state).head_object(account, bucket, key, version)
+
+
+def put_object(
+    state: AppState, account: str, bucket: str, key: str, body: bytes, content_type: str
+) -> None:
+    """Write an object (job output the user asked to have in S3); persisted before it returns
+    in the embedded S3. InvalidS3ObjectException when the bucket does not exist."""
+    s3_for(state).put_object(account, bucket, key, body, content_type)

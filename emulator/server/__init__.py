@@ -1,1 +1,2 @@
-"""The Rekognition front end: app, protocol, validation, auth, errors, registry, config."""
+"""The front end: app (dispatch, admin routes), router (which AWS service a request is for),
+protocol, validation, auth, errors, context, registry, config."""

@@ -1,13 +1,18 @@
-"""The Starlette app: Rekognition on `POST /`, the embedded S3 elsewhere, admin on /_emulator/."""
+"""The Starlette app: every request on "/" goes to the service it is for (router.py):
+Rekognition to the handler table the app was given, S3, SNS, SQS, IAM and Kinesis to moto's
+embedded backends, any other service to its own protocol's error; admin on /_emulator/."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,18 +20,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rekognition_emulator.emulator import __version__
-from rekognition_emulator.emulator.server import auth, errors, protocol, serializer
-from rekognition_emulator.emulator.server.config import Config
+from rekognition_emulator.emulator.server import auth, errors, protocol, router, serializer
+from rekognition_emulator.emulator.server.config import Config, account_for_access_key
 from rekognition_emulator.emulator.server.context import AppState, RequestContext
 from rekognition_emulator.emulator.server.registry import (
     IMPORT_ERRORS,
-    handler_for,
-    implemented,
+    AdminEndpoint,
+    Handler,
+    admin_route,
+    admin_routes,
+    all_operations,
     load_handlers,
 )
 from rekognition_emulator.emulator.server.validation import validate_input
 
 log = logging.getLogger("rekognition_emulator")
+
+# SQS long polls hold a thread for up to 20 s each; they get threads of their own so that
+# waiting polls never take the threads every other request runs on.
+LONG_POLL_THREADS = 64
 
 
 def _error_response(error: errors.AWSError, request_id: str) -> Response:
@@ -42,20 +54,20 @@ def _lower_headers(request: Request) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
 
 
-async def _rekognition(request: Request, state: AppState) -> Response:
+async def _rekognition(
+    request: Request, state: AppState, headers: dict[str, str], body: bytes
+) -> Response:
     request_id = str(uuid.uuid4())
     started = time.perf_counter()
     operation = "-"
     try:
-        body = await request.body()
-        headers = _lower_headers(request)
         caller = auth.identify(state.config, request.method, str(request.url), headers, body)
         operation = protocol.operation_from_target(headers.get("x-amz-target"))
         # The body is read and checked before dispatch, as AWS's front end does: a malformed
         # or invalid request earns its SerializationException / ValidationException even for
         # an operation the emulator does not implement yet.
         params = validate_input(operation, protocol.parse_body(body))
-        handler = handler_for(operation)
+        handler = state.operations.get(operation)
         if handler is None:
             raise errors.NotImplementedException(
                 f"The operation {operation} is not implemented by rekognition-emulator yet."
@@ -104,28 +116,43 @@ def _is_missing_model(exc: Exception) -> bool:
     return isinstance(exc, ModelStoreError)
 
 
-async def _s3(request: Request, state: AppState) -> Response:
-    from rekognition_emulator.emulator.aws.s3 import EmbeddedS3
+def _wire_request(request: Request, body: bytes) -> Any:
+    from rekognition_emulator.emulator.aws.wire import WireRequest
+
+    return WireRequest(
+        method=request.method,
+        host=request.headers.get("host", "localhost"),
+        path=request.scope.get("raw_path", request.url.path.encode())
+        .decode("latin-1")
+        .split("?")[0],
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+        body=body,
+    )
+
+
+def _reply(wire: Any) -> Response:
+    return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
+
+
+async def _s3(request: Request, state: AppState, headers: dict[str, str], body: bytes) -> Response:
+    from rekognition_emulator.emulator.aws.s3 import s3_for
+    from rekognition_emulator.emulator.aws.wire import error_reply
 
     started = time.perf_counter()
     if state.config.s3_endpoint_url:
-        return Response(
-            b"The embedded S3 is off: this emulator reads S3 objects from "
-            + state.config.s3_endpoint_url.encode(),
-            status_code=404,
+        result = error_reply(
+            "rest-xml",
+            "The embedded S3 is off: this emulator uses the S3 at "
+            f"{state.config.s3_endpoint_url} (--s3-endpoint-url); send S3 requests there.",
+            str(uuid.uuid4()),
         )
-    s3 = state.singleton("s3", lambda: EmbeddedS3(state.config.data_dir / "s3"))
-    body = await request.body()
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-    result = await run_in_threadpool(
-        s3.handle,
-        request.method,
-        request.headers.get("host", "localhost"),
-        request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0],
-        request.url.query,
-        headers,
-        body,
-    )
+    else:
+        wire = _wire_request(request, body)
+        s3 = s3_for(state)
+        result = await run_in_threadpool(
+            s3.handle, wire.method, wire.host, wire.path, wire.query, wire.headers, wire.body
+        )
     log.info(
         "S3 %s %s %d %.1fms",
         request.method,
@@ -133,45 +160,127 @@ async def _s3(request: Request, state: AppState) -> Response:
         result.status,
         (time.perf_counter() - started) * 1000,
     )
-    return Response(result.body, status_code=result.status, headers=dict(result.headers))
+    return _reply(result)
 
 
-def create_app(config: Config) -> Starlette:
+async def _aws(
+    request: Request,
+    state: AppState,
+    dest: router.Destination,
+    headers: dict[str, str],
+    body: bytes,
+    long_polls: anyio.CapacityLimiter,
+) -> Response:
+    """SNS, SQS, IAM, Kinesis (embedded or external), or another service's error."""
+    from rekognition_emulator.emulator.aws.services import SPECS, aws_services
+    from rekognition_emulator.emulator.aws.wire import error_reply, reply_protocol, service_title
+
+    started = time.perf_counter()
+    spec = SPECS.get(dest.service or "")
+    external = aws_services(state).external_url(spec.name) if spec else None
+    if spec is not None and not external:
+        service = aws_services(state).embedded(spec.name)
+        account = account_for_access_key(dest.access_key)
+        result = await anyio.to_thread.run_sync(
+            service.handle,
+            _wire_request(request, body),
+            dest.action,
+            account,
+            limiter=long_polls if dest.action in spec.unlocked else None,
+        )
+        title = spec.title
+    else:
+        title = service_title(dest.service)
+        if spec is not None:
+            message = (
+                f"{title} is not served on this port: this emulator uses the {title} at "
+                f"{external} (--{spec.name}-endpoint-url); send {title} requests there."
+            )
+        elif dest.service is None:
+            message = (
+                f"No service on this port has the action {dest.action!r}. This port serves "
+                f"{router.SERVED}."
+            )
+        else:
+            message = (
+                f"rekognition-emulator does not serve {title}: this port serves "
+                f"{router.SERVED}. Send {title} requests to AWS or to another emulator."
+            )
+        protocol_name = reply_protocol(dest.service, headers, dest.action is not None)
+        result = error_reply(
+            protocol_name, message, str(uuid.uuid4()), content_type=headers.get("content-type")
+        )
+    log.info(
+        "%s %s %d %.1fms",
+        title,
+        dest.action or request.method,
+        result.status,
+        (time.perf_counter() - started) * 1000,
+    )
+    return _reply(result)
+
+
+def _admin_endpoint(fn: AdminEndpoint, state: AppState) -> Any:
+    if inspect.iscoroutinefunction(fn):
+
+        async def run_async(request: Request) -> Response:
+            return await fn(request, state)
+
+        return run_async
+
+    async def run_sync(request: Request) -> Response:
+        return await run_in_threadpool(fn, request, state)
+
+    return run_sync
+
+
+@admin_route("/_emulator/health", methods=["GET"])
+async def health(request: Request, state: AppState) -> Response:
+    return JSONResponse(health_report(state))
+
+
+@admin_route("/_emulator/reset", methods=["POST"])
+def reset(request: Request, state: AppState) -> Response:
+    state.reset()
+    log.info("state reset")
+    return JSONResponse({"reset": True})
+
+
+def create_app(config: Config, operations: Mapping[str, Handler] | None = None) -> Starlette:
+    """The app serving `operations` (None: every operation the handler modules register).
+
+    A test serves fakes with `create_app(config, {"DetectFaces": fake})`: nothing global is
+    patched. Admin routes come from `@admin_route` registrations."""
+    load_handlers()  # families register admin routes (and operations) as they are imported
     state = AppState(config)
+    state.operations = dict(all_operations() if operations is None else operations)
+    _configure_models(config)
+    long_polls = anyio.CapacityLimiter(LONG_POLL_THREADS)
 
     async def root(request: Request) -> Response:
-        # Rekognition speaks JSON 1.1 on POST / with X-Amz-Target; everything else is S3.
-        if (
-            request.method == "POST"
-            and request.url.path == "/"
-            and (
-                "x-amz-target" in request.headers
-                or request.headers.get("content-type", "").startswith("application/x-amz-json")
-            )
-        ):
-            return await _rekognition(request, state)
-        return await _s3(request, state)
-
-    async def health(request: Request) -> Response:
-        return JSONResponse(health_report(state))
-
-    async def reset(request: Request) -> Response:
-        await run_in_threadpool(state.reset)
-        log.info("state reset")
-        return JSONResponse({"reset": True})
+        headers = _lower_headers(request)
+        body = await request.body()
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        dest = router.route(request.method, request.url.path, query, headers, body)
+        if dest.service == router.REKOGNITION:
+            return await _rekognition(request, state, headers, body)
+        if dest.service == router.S3:
+            return await _s3(request, state, headers, body)
+        return await _aws(request, state, dest, headers, body, long_polls)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        load_handlers()
         # Open the face store now, so saved indexes load while the server is idle and a second
         # server on the same data dir is refused at start, not at its first request.
+        from rekognition_emulator.emulator.aws.services import aws_services
         from rekognition_emulator.emulator.store import warm
 
         warm(state)
+        aws_services(state).warm()
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,
-            len(implemented()),
+            len(state.operations),
             config.data_dir,
             config.auth,
         )
@@ -179,19 +288,31 @@ def create_app(config: Config) -> Starlette:
         state.close()
 
     methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+    routes = [
+        Route(r.path, _admin_endpoint(r.endpoint, state), methods=list(r.methods))
+        for r in admin_routes()
+    ]
     app = Starlette(
-        routes=[
-            Route("/_emulator/health", health, methods=["GET"]),
-            Route("/_emulator/reset", reset, methods=["POST"]),
-            Route("/{path:path}", root, methods=methods),
-        ],
+        routes=[*routes, Route("/{path:path}", root, methods=methods)],
         lifespan=lifespan,
     )
     app.state.emulator = state
     return app
 
 
+def _configure_models(config: Config) -> None:
+    """Hand the models library its settings explicitly (it never reads the server's Config)."""
+    try:
+        from rekognition_emulator.models import runtime, store
+    except ImportError:
+        return
+    store.configure(config.models_dir)
+    runtime.configure(config.threads)
+
+
 def health_report(state: AppState) -> dict[str, Any]:
+    from rekognition_emulator.emulator.aws.services import aws_services
+
     config = state.config
     report: dict[str, Any] = {
         "status": "ok",
@@ -199,7 +320,8 @@ def health_report(state: AppState) -> dict[str, Any]:
         "data_dir": str(config.data_dir),
         "auth": config.auth,
         "s3": config.s3_endpoint_url or "embedded",
-        "operations_implemented": implemented(),
+        "services": {"s3": config.s3_endpoint_url or "embedded", **aws_services(state).health()},
+        "operations_implemented": sorted(state.operations),
         "handler_import_errors": dict(IMPORT_ERRORS),
     }
     report["models"] = _models_report(config)

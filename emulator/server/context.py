@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +21,8 @@ class AppState:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # operation name -> handler: the table this app serves (create_app fills it)
+        self.operations: Mapping[str, Callable[..., Any]] = {}
         self._services: dict[str, Any] = {}
         self._lock = threading.RLock()
 

@@ -124,7 +124,13 @@ def detection_confidence(face: Face) -> float:
     above 99 (astronaut 0.93 -> 99.9), as the real service reports clear faces, and leaves
     marginal detections visibly unsure (0.7 -> 89).
     """
-    z = 21.2 * (face.score - 0.6)
+    return score_confidence(face.score)
+
+
+def score_confidence(score: float) -> float:
+    """The face detector's score on Rekognition's Confidence scale (see detection_confidence);
+    every operation that reports a face's Confidence (PPE's FACE part too) uses this."""
+    z = 21.2 * (score - 0.6)
     return f32(100.0 / (1.0 + np.exp(-z)))
 
 

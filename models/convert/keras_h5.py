@@ -330,44 +330,39 @@ def _layers(config: dict) -> tuple[list[dict], list[str], list[str]]:
     return out, [i[0] for i in cfg["input_layers"]], [o[0] for o in cfg["output_layers"]]
 
 
-def build_model(path: Path) -> onnx.ModelProto:
-    """Read the Keras HDF5 file at `path` and return the equivalent ONNX model."""
-    with h5py.File(path, "r") as f:
-        raw = f.attrs["model_config"]
-        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        weights = f["model_weights"] if "model_weights" in f else f
-        layers, input_names, output_names = _layers(config)
-        b = _Builder(weights)
-        graph_inputs = []
-        for layer in layers:
-            name = layer["name"]
-            cfg = layer["config"]
-            if layer["class_name"] == "InputLayer":
-                shape = cfg["batch_input_shape"]  # [None, H, W, C]
-                if len(shape) != 4:
-                    raise UnsupportedLayer(f"input {name!r} of rank {len(shape)}")
-                dims: list[int | str] = ["N", *[d if d is not None else "?" for d in shape[1:]]]
-                graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
-                t = b.node("Transpose", [name], name + ".nchw", perm=[0, 3, 1, 2])
-                b.tensors[name] = _Tensor(t, [None, shape[3], shape[1], shape[2]])
-                continue
-            xs = [b.tensors[i] for i in layer["inbound"]]
-            b.tensors[name] = b.layer(layer["class_name"], name, cfg, xs)
-        graph_outputs = []
-        for name in output_names:
-            t = b.tensors[name]
-            if len(t.shape) == 4:
-                t = _Tensor(
-                    b.node("Transpose", [t.name], name + ".nhwc", perm=[0, 2, 3, 1]), t.shape
-                )
-            # A 2-D output keeps its internal name, which is the Keras layer name for the usual
-            # final Activation/Dense, e.g. "predictions".
-            dims = ["N", *[d if d is not None else "?" for d in t.shape[1:]]]
-            if len(t.shape) == 4:  # back in Keras order
-                dims = [dims[0], dims[2], dims[3], dims[1]]
-            graph_outputs.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, dims))
-        if [i.name for i in graph_inputs] != input_names:
-            raise UnsupportedLayer(f"inputs {input_names} are not the model's InputLayers")
+def build_graph(config: dict, builder: _Builder) -> onnx.ModelProto:
+    """The ONNX model of the Keras `config` (the parsed `model_config`), its weights read
+    through `builder.layer_weights` (an HDF5 group here; other containers subclass _Builder)."""
+    layers, input_names, output_names = _layers(config)
+    b = builder
+    graph_inputs = []
+    for layer in layers:
+        name = layer["name"]
+        cfg = layer["config"]
+        if layer["class_name"] == "InputLayer":
+            shape = cfg["batch_input_shape"]  # [None, H, W, C]
+            if len(shape) != 4:
+                raise UnsupportedLayer(f"input {name!r} of rank {len(shape)}")
+            dims: list[int | str] = ["N", *[d if d is not None else "?" for d in shape[1:]]]
+            graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
+            t = b.node("Transpose", [name], name + ".nchw", perm=[0, 3, 1, 2])
+            b.tensors[name] = _Tensor(t, [None, shape[3], shape[1], shape[2]])
+            continue
+        xs = [b.tensors[i] for i in layer["inbound"]]
+        b.tensors[name] = b.layer(layer["class_name"], name, cfg, xs)
+    graph_outputs = []
+    for name in output_names:
+        t = b.tensors[name]
+        if len(t.shape) == 4:
+            t = _Tensor(b.node("Transpose", [t.name], name + ".nhwc", perm=[0, 2, 3, 1]), t.shape)
+        # A 2-D output keeps its internal name, which is the Keras layer name for the usual
+        # final Activation/Dense, e.g. "predictions".
+        dims = ["N", *[d if d is not None else "?" for d in t.shape[1:]]]
+        if len(t.shape) == 4:  # back in Keras order
+            dims = [dims[0], dims[2], dims[3], dims[1]]
+        graph_outputs.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, dims))
+    if [i.name for i in graph_inputs] != input_names:
+        raise UnsupportedLayer(f"inputs {input_names} are not the model's InputLayers")
     # The graph is named after the Keras model, not the file, so that the output bytes (and
     # the sha256 the manifest pins) do not depend on where the store put the source file.
     name = config["config"].get("name") if isinstance(config["config"], dict) else None
@@ -380,6 +375,15 @@ def build_model(path: Path) -> onnx.ModelProto:
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     return model
+
+
+def build_model(path: Path) -> onnx.ModelProto:
+    """Read the Keras HDF5 file at `path` and return the equivalent ONNX model."""
+    with h5py.File(path, "r") as f:
+        raw = f.attrs["model_config"]
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        weights = f["model_weights"] if "model_weights" in f else f
+        return build_graph(config, _Builder(weights))
 
 
 def convert(src: Path, dst: Path) -> None:

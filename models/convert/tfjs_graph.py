@@ -31,7 +31,10 @@ _TF_DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64
 
 
 def read_weights(manifest: list[dict], shards: dict[str, bytes]) -> dict[str, np.ndarray]:
-    """Every constant of the graph, by node name, dequantised to its original dtype."""
+    """Every weight by name, dequantised to its original dtype (float16 or uint8 storage).
+
+    The same manifest format serves graph models (weights named after graph nodes) and
+    layers models (named "layer/kernel")."""
     out: dict[str, np.ndarray] = {}
     for group in manifest:
         data = b"".join(shards[p] for p in group["paths"])
@@ -42,12 +45,16 @@ def read_weights(manifest: list[dict], shards: dict[str, bytes]) -> dict[str, np
             q = w.get("quantization")
             if q and q.get("dtype") == "float16":
                 stored = np.dtype("<f2")
+            elif q and q.get("dtype") == "uint8":  # affine: value = q * scale + min
+                stored = np.dtype(np.uint8)
             elif q:
                 raise ValueError(f"unsupported weight quantization {q} for {w['name']}")
             else:
                 stored = np.dtype(_DTYPES[w["dtype"]]).newbyteorder("<")
             size = count * stored.itemsize
             arr = np.frombuffer(data[offset : offset + size], dtype=stored).reshape(shape)
+            if stored == np.uint8 and q:
+                arr = arr.astype(np.float32) * np.float32(q["scale"]) + np.float32(q["min"])
             out[w["name"]] = arr.astype(_DTYPES[w["dtype"]])
             offset += size
         if offset != len(data):

@@ -66,6 +66,17 @@ class ImageClassifier:
             batch[i] = ((small.astype(np.float32) - INPUT_MEAN) / INPUT_STD).transpose(2, 0, 1)
         return batch
 
+    def classify_regions(
+        self, rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]
+    ) -> np.ndarray:
+        """Class probabilities (len(boxes) x 1000) of the given regions (x0, y0, x1, y1),
+        one batch (e.g. each detected person on its own)."""
+        if not boxes:
+            return np.zeros((0, 1000))
+        session = self._session_factory()
+        probs = session.run(None, {"input": self.preprocess(rgb, boxes)})[0]  # type: ignore[attr-defined]
+        return probs.astype(np.float64)
+
     def classify(self, rgb: np.ndarray, *, halves: bool = False) -> ViewScores:
         h, w = rgb.shape[:2]
         return self.classify_boxes(rgb, _views(h, w, halves))

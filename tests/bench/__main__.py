@@ -1,8 +1,8 @@
 """Every benchmark in one command: `.venv/bin/python -m tests.bench` (about 15 minutes).
 
-Runs the shell, serializer, face, labels/text benchmarks and the face-search benchmark on
-100,000 faces (`--full` runs it on 1,000,000, which takes well over half an hour). Each
-prints its own figures; run it on an otherwise idle machine.
+Runs every benchmark listed in RUNS below
+and the face-search benchmark on 100,000 faces (`--full` runs it on 1,000,000, which takes
+well over half an hour). Each prints its own figures; run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ RUNS = [
     ["bench_serializer.py"],
     ["bench_faces.py", "--runs", "30"],
     ["bench_labels_text.py", "--runs", "30"],
+    ["bench_moderation_ppe.py", "--runs", "30"],
     ["bench_search.py", "--n", "100000"],
+    ["bench_custom_labels.py"],
 ]
 
 
