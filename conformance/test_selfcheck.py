@@ -8,12 +8,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rekognition_emulator.conformance.runner import Report, run
+from rekognition_emulator.conformance.runner import Report, health, run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,6 +77,10 @@ def broken_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             seen.append(line)
             if "listening on " in line:
                 endpoint = line.split("listening on ", 1)[1].split()[0]
+        # The port is bound before the app has started: wait until it answers.
+        deadline = time.monotonic() + 60
+        while health(endpoint) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         yield endpoint
     except queue.Empty:
         pytest.fail("the broken server did not start:\n" + "".join(seen))

@@ -252,6 +252,8 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
     A test serves fakes with `create_app(config, {"DetectFaces": fake})`: nothing global is
     patched. Admin routes come from `@admin_route` registrations."""
     load_handlers()  # families register admin routes (and operations) as they are imported
+    from rekognition_emulator.emulator.jobs import admin  # noqa: F401 - /_emulator/jobs pages
+
     state = AppState(config)
     state.operations = dict(all_operations() if operations is None else operations)
     _configure_models(config)
@@ -277,6 +279,10 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
 
         warm(state)
         aws_services(state).warm()
+        # The job engine too: jobs a previous run left unfinished are queued again now.
+        from rekognition_emulator.emulator.jobs import engine
+
+        engine(state)
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,

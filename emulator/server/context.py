@@ -45,8 +45,10 @@ class AppState:
                     wipe()
 
     def close(self) -> None:
+        # Newest first: a service closes before the ones it was built on (the face store and
+        # the job engine before the database they share).
         with self._lock:
-            for service in self._services.values():
+            for service in reversed(list(self._services.values())):
                 close = getattr(service, "close", None)
                 if close is not None:
                     close()

@@ -1,13 +1,15 @@
 """Collections, faces, users and tags: SQLite as the truth, one HNSW index per collection.
 
 Handlers reach the store through `backend(ctx)`, which returns the state of the caller's
-(account, region) only.
+(account, region) only. The server's database (`database(state)`) is shared with the job
+engine (emulator/jobs).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rekognition_emulator.emulator.store.db import Database
 from rekognition_emulator.emulator.store.records import (
     BoundingBox,
     Collection,
@@ -17,18 +19,18 @@ from rekognition_emulator.emulator.store.records import (
     User,
     UserMatch,
 )
-from rekognition_emulator.emulator.store.service import (
-    FACE_MODEL_VERSION,
-    FaceStore,
-    RegionBackend,
-    collection_arn,
-    collection_not_found,
-)
+from rekognition_emulator.emulator.store.service import FaceStore, RegionBackend
+from rekognition_emulator.emulator.store.vectors import IndexParams
 
 if TYPE_CHECKING:
     from rekognition_emulator.emulator.server.context import AppState, RequestContext
 
 SERVICE_KEY = "face-store"
+
+
+def database(state: AppState) -> Database:
+    """The server's database: opened (the data dir locked, its schema upgraded) on first use."""
+    return state.singleton("database", lambda: Database.open(state.config.data_dir))
 
 
 def store(ctx: RequestContext) -> FaceStore:
@@ -39,7 +41,14 @@ def store(ctx: RequestContext) -> FaceStore:
 def warm(state: AppState) -> FaceStore:
     """Open the store now: its saved indexes start loading in the background, so a server
     that calls this at start-up answers its first search without waiting for them."""
-    return state.singleton(SERVICE_KEY, lambda: FaceStore(state.config.data_dir))
+    return state.singleton(
+        SERVICE_KEY,
+        lambda: FaceStore(
+            state.config.data_dir,
+            IndexParams.from_config(state.config),
+            db=database(state),
+        ),
+    )
 
 
 def backend(ctx: RequestContext) -> RegionBackend:
@@ -48,9 +57,9 @@ def backend(ctx: RequestContext) -> RegionBackend:
 
 
 __all__ = [
-    "FACE_MODEL_VERSION",
     "BoundingBox",
     "Collection",
+    "Database",
     "Face",
     "FaceStore",
     "Match",
@@ -59,8 +68,7 @@ __all__ = [
     "User",
     "UserMatch",
     "backend",
-    "collection_arn",
-    "collection_not_found",
+    "database",
     "store",
     "warm",
 ]

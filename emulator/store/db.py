@@ -1,7 +1,9 @@
-"""The SQLite database: the source of truth for collections, faces, users and tags.
+"""The SQLite database of a data dir: the source of truth for collections, faces, users,
+tags and jobs.
 
-One writer connection, used under a lock, with one explicit transaction per mutating
-request (`with db.transaction() as conn:`); WAL mode so that searches and listings read
+`Database.open(data_dir)` locks the data dir (one emulator process per folder) and brings
+the schema up to date (migrations.py). One writer connection, used under a lock, with one
+explicit transaction per mutating request (`with db.transaction() as conn:`); WAL mode so that searches and listings read
 committed data from their own per-thread connections without waiting for the writer.
 `synchronous=FULL` fsyncs the WAL at every commit: once a handler returns, the faces it
 reports exist on disk, whatever happens to the process (or the machine) next.
@@ -9,90 +11,17 @@ reports exist on disk, whatever happens to the process (or the machine) next.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+from rekognition_emulator.emulator.store import migrations
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS collections (
-    pk INTEGER PRIMARY KEY AUTOINCREMENT,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    collection_id TEXT NOT NULL,
-    arn TEXT NOT NULL,
-    face_model_version TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    face_count INTEGER NOT NULL DEFAULT 0,
-    user_count INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (account, region, collection_id)
-);
--- label is the face's id inside its collection's HNSW index. AUTOINCREMENT keeps labels
--- increasing and never reused, which is what lets a saved index be caught up from SQLite
--- ("every face with a label above the saved watermark is new").
-CREATE TABLE IF NOT EXISTS faces (
-    label INTEGER PRIMARY KEY AUTOINCREMENT,
-    collection_pk INTEGER NOT NULL,
-    face_id TEXT NOT NULL,
-    image_id TEXT NOT NULL,
-    external_image_id TEXT,
-    bbox_left REAL NOT NULL,
-    bbox_top REAL NOT NULL,
-    bbox_width REAL NOT NULL,
-    bbox_height REAL NOT NULL,
-    confidence REAL NOT NULL,
-    model_version TEXT NOT NULL,
-    user_pk INTEGER,
-    embedding BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS faces_by_face_id ON faces (collection_pk, face_id);
--- A collection's faces in label order (an index on collection_pk holds the rowid sorted):
--- ListFaces pages, index rebuilds and catch-ups walk it.
-CREATE INDEX IF NOT EXISTS faces_by_collection ON faces (collection_pk);
-CREATE INDEX IF NOT EXISTS faces_by_user ON faces (user_pk) WHERE user_pk IS NOT NULL;
-CREATE TABLE IF NOT EXISTS users (
-    pk INTEGER PRIMARY KEY AUTOINCREMENT,
-    collection_pk INTEGER NOT NULL,
-    user_id TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    UNIQUE (collection_pk, user_id)
-);
-CREATE TABLE IF NOT EXISTS tags (
-    collection_pk INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (collection_pk, key)
-) WITHOUT ROWID;
--- Deleted faces since the collection's index was last saved: replayed as mark_deleted
--- when a saved index is loaded; pruned once a newer index has been saved.
-CREATE TABLE IF NOT EXISTS tombstones (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    collection_pk INTEGER NOT NULL,
-    label INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tombstones_by_collection ON tombstones (collection_pk, seq);
--- ClientRequestToken of user operations: the same token answers the stored response.
-CREATE TABLE IF NOT EXISTS idempotency (
-    collection_pk INTEGER NOT NULL,
-    operation TEXT NOT NULL,
-    token TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    response TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (collection_pk, operation, token)
-) WITHOUT ROWID;
-"""
-
-# Every table, children first, for wiping a collection or the whole store.
-TABLES = ("idempotency", "tombstones", "tags", "users", "faces", "collections")
+FILE_NAME = "rekognition.sqlite3"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -104,22 +33,49 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def lock_data_dir(data_dir: Path) -> int:
+    """An exclusive lock on the data dir, held until the fd is closed: two processes
+    appending to one set of index files would corrupt them, so the second is refused."""
+    fd = os.open(data_dir / "rekognition.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(
+            f"the data directory {data_dir} is in use by another emulator process"
+        ) from None
+    return fd
+
+
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_fd: int | None = None) -> None:
         self.path = path
+        self._lock_fd = lock_fd
         self._write_lock = threading.RLock()
         self._writer = _connect(path)
         # The writer walks whole collections (rebuilds, catch-ups): 32 MB of page cache.
         self._writer.execute("PRAGMA cache_size=-32768")
-        self._writer.executescript(_SCHEMA)
-        self._writer.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (SCHEMA_VERSION,),
-        )
+        try:
+            migrations.upgrade(self._writer, path.parent)
+        except BaseException:
+            self._writer.close()
+            raise
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Database:
+        """The data dir's database, locked for this process and migrated to this schema."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = lock_data_dir(data_dir)
+        try:
+            return cls(data_dir / FILE_NAME, lock_fd=fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     @property
     def write_lock(self) -> threading.RLock:
@@ -180,3 +136,5 @@ class Database:
             except sqlite3.Error:
                 pass
             self._writer.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)

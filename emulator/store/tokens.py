@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import struct
+import threading
 from pathlib import Path
 
 from rekognition_emulator.emulator.server import errors
@@ -24,23 +25,32 @@ _MAC_BYTES = 16
 
 
 def load_secret(path: Path) -> bytes:
-    """The data directory's token secret, created (mode 600) on first use."""
-    try:
-        secret = path.read_bytes()
-        if len(secret) >= 32:
-            return secret
-    except FileNotFoundError:
-        pass
-    secret = os.urandom(32)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, secret)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    return secret
+    """The data directory's token secret, created (mode 600) on first use.
+
+    The face store and the job engine both read it: whoever comes first creates it, with a
+    link that fails when the file exists, so both always end up with the same secret.
+    """
+    while True:
+        try:
+            secret = path.read_bytes()
+            if len(secret) >= 32:
+                return secret
+            path.unlink()  # torn by a crash before the link existed: cannot be in use
+        except FileNotFoundError:
+            pass
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, os.urandom(32))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another thread made it first: read theirs
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 class PageTokens:

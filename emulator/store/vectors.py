@@ -20,25 +20,24 @@ import logging
 import os
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hnswlib
 import numpy as np
 
-from rekognition_emulator.emulator.server.config import env
 from rekognition_emulator.emulator.store.rwlock import RWLock
+
+if TYPE_CHECKING:
+    from rekognition_emulator.emulator.server.config import Config
 
 log = logging.getLogger("rekognition_emulator.store")
 
 FORMAT = 1
-
-
-def _env_int(name: str, default: int) -> int:
-    value = env(name)
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class IndexParams:
     M=48 gives the best recall for the query time on hard data; ef_search=128 keeps
     SearchFaces under 5 ms p50 on a million faces. On random vectors (the worst case)
     recall@10 >= 0.99 needs ef_search 4096; face embeddings, where one person's faces stand
-    far above the rest, need much less. Every value can be set by environment variable.
+    far above the rest, need much less. M, ef_construction and ef_search come from the
+    server's Config (hnsw_m, hnsw_ef_construction, hnsw_ef_search).
     """
 
     dim: int = 128
@@ -58,15 +58,26 @@ class IndexParams:
     ef_search: int = 128
 
     @classmethod
-    def from_env(cls) -> IndexParams:
-        base = cls()
+    def from_config(cls, config: Config) -> IndexParams:
         return cls(
-            dim=base.dim,
-            space=base.space,
-            M=_env_int("HNSW_M", base.M),
-            ef_construction=_env_int("HNSW_EF_CONSTRUCTION", base.ef_construction),
-            ef_search=_env_int("HNSW_EF_SEARCH", base.ef_search),
+            M=config.hnsw_m,
+            ef_construction=config.hnsw_ef_construction,
+            ef_search=config.hnsw_ef_search,
         )
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """The vectors (rows) scaled to length 1, as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def matrix(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Stored embeddings (float32 BLOBs) as one rows x dim matrix."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
 @dataclass
@@ -200,14 +211,6 @@ class VectorIndex:
                 return None
         # hnswlib's cosine distance is 1 - cos.
         return [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], distances[0], strict=True)]
-
-    def contains(self, label: int) -> bool:
-        with self.lock.read():
-            try:
-                self._index.get_items([label])
-            except RuntimeError:
-                return False
-            return True
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, directory: Path, pk: int, store_id: str, created_at: float) -> Watermark:

@@ -21,6 +21,7 @@ RUNS = [
     ["bench_moderation_ppe.py", "--runs", "30"],
     ["bench_search.py", "--n", "100000"],
     ["bench_custom_labels.py"],
+    ["bench_jobs.py"],
 ]
 
 
