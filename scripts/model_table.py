@@ -23,6 +23,8 @@ def table() -> str:
     ]
     for spec in MANIFEST.values():
         source = f"{'npm' if spec.source == 'npm' else 'PyPI'} `{spec.requirement}`"
+        if spec.source == "sdist":
+            source += " (source archive)"
         file = f"`{spec.path_in_wheel}`" if spec.path_in_wheel else "the package tarball"
         sha = f"`{spec.sha256}`"
         if spec.converter:

@@ -11,22 +11,11 @@ import numpy as np
 
 from rekognition_emulator.emulator.server.config import DEFAULT_ACCOUNT
 from rekognition_emulator.emulator.store import FaceStore
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from tests.groundtruth import identities
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def identities(testdata: Path) -> dict[str, list[Path]]:
-    """Name -> that person's photos (sorted), from faces/identities/<Name>/."""
-    root = testdata / "faces" / "identities"
-    return {
-        person.name: sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for person in sorted(root.iterdir())
-        if person.is_dir()
-    }
 
 
 def photo(testdata: Path, name: str, index: int = 0) -> bytes:

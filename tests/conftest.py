@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,25 +12,17 @@ import pytest
 from botocore.config import Config
 
 from rekognition_emulator.emulator.testing import EmulatorProcess
+from tests.groundtruth import skip_or_fail, testdata_dir
 from tests.wire import CheckedServer, probe_server
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def testdata_dir() -> Path | None:
-    """../shared/testdata beside the checkout (or $REKOGNITION_TESTDATA), if present."""
-    candidates = [os.environ.get("REKOGNITION_TESTDATA"), REPO.parent / "shared" / "testdata"]
-    for c in candidates:
-        if c and Path(c).is_dir():
-            return Path(c)
-    return None
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     path = testdata_dir()
     if path is None:
-        pytest.skip("../shared/testdata is absent (set REKOGNITION_TESTDATA to run these tests)")
+        skip_or_fail("../shared/testdata is absent (set REKOGNITION_TESTDATA to run these tests)")
     return path
 
 

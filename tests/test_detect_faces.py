@@ -37,7 +37,9 @@ def test_astronaut_all_attributes(astronaut_all):
     assert face["Emotions"][0]["Type"] == "HAPPY"
     assert len(face["Landmarks"]) == 30
     assert face["Confidence"] > 99
-    assert face["AgeRange"]["Low"] <= face["AgeRange"]["High"]
+    # An adult woman reads as an adult, within a range a person would find useful.
+    low, high = face["AgeRange"]["Low"], face["AgeRange"]["High"]
+    assert 18 <= low and high <= 70 and 4 <= high - low <= 20
     assert 0 < face["BoundingBox"]["Left"] < 1 and 0 < face["BoundingBox"]["Width"] < 1
     assert face["Sunglasses"]["Value"] is False and face["Eyeglasses"]["Value"] is False
 

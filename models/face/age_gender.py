@@ -29,18 +29,26 @@ AGE_VALUES = np.array([0.25, *range(1, 81)], dtype=np.float64)
 class AgeGender:
     age_distribution: np.ndarray  # 81 probabilities, classes 0..80 years
     female: float  # probability of female; male is 1 - female
+    # log(P(female) / P(male)) from the network's two outputs: precise where `female` has
+    # rounded to 1.0 or 0.0 in float32 (the smaller output keeps its own precision).
+    female_logit: float = 0.0
 
     @property
     def age(self) -> float:
         """Expected age in years."""
         return float(self.age_distribution @ AGE_VALUES)
 
-    def age_range(self, mass: float = 0.6, min_width: int = 4) -> tuple[int, int]:
+    def age_range(
+        self, mass: float = 0.6, min_width: int = 4, temper: float = 1.0
+    ) -> tuple[int, int]:
         """Narrowest age interval holding `mass` of the distribution, at least `min_width` wide.
 
-        It always contains the expected age, so the range and the point estimate agree.
+        `temper` < 1 flattens the distribution first (p ** temper, renormalised): less
+        certainty, a wider interval. It always contains the expected age (of the distribution
+        used), so the range and the point estimate agree.
         """
-        p = self.age_distribution
+        p = self.age_distribution**temper
+        p = p / p.sum()
         cdf = np.concatenate([[0.0], np.cumsum(p)])
         best = (0, 80)
         for lo in range(81):
@@ -51,7 +59,7 @@ class AgeGender:
             if hi - lo < best[1] - best[0]:
                 best = (lo, hi)
         lo, hi = best
-        centre = self.age
+        centre = float(p @ AGE_VALUES)
         lo, hi = min(lo, int(np.floor(centre))), max(hi, int(np.ceil(centre)))
         while hi - lo < min_width:
             # widen towards the side with more probability next to it
@@ -99,7 +107,8 @@ class AgeGenderModel:
             )
         ages = self._age.run(None, {"images": self._prepare(age_chips)})[0]
         genders = self._gender.run(None, {"images": self._prepare(gender_chips)})[0]
+        g = np.clip(genders.astype(np.float64), 1e-38, 1.0)
         return [
-            AgeGender(ages[i].astype(np.float64), float(genders[i, 0]))
+            AgeGender(ages[i].astype(np.float64), float(g[i, 0]), float(np.log(g[i, 0] / g[i, 1])))
             for i in range(len(mesh_points))
         ]

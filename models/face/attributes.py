@@ -26,7 +26,8 @@ CHIP_EYE_Y = 72.0
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0))))
+    # +-30 keeps the result off exactly 0 and 1 in float64, so its logit can be taken back.
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0))))
 
 
 @dataclass(frozen=True)
@@ -261,23 +262,83 @@ def facial_hair(chip: Chip, stats: ChipStats) -> FacialHair:
     return FacialHair(beard, mustache)
 
 
-# --- occlusion -----------------------------------------------------------------------------
+# --- occlusion ---------------------------------------------------------------------------
+
+# Regions of the face (mesh points whose centre the region is taken around, on the chip):
+# what an occluder covers, and what Rekognition says FaceOccluded is about (eyes, nose, mouth).
+OCCLUSION_REGIONS = {
+    "right_eye": (33, 133, 159, 145),
+    "left_eye": (362, 263, 386, 374),
+    "nose": (1, 2, 98, 327),
+    "mouth": (61, 291, 13, 14, 0, 17),
+    "chin": (17, 152, 200, 199),
+}
+# Chip pixels (eyes 48 apart) of the window each region is measured in.
+REGION_W, REGION_H = 30, 18
+# A region whose luminance varies less than this (std of L*, 0..255) is featureless: a face's
+# eyes, nostrils, lips and chin crease always vary more (unoccluded portraits: the flattest
+# region 7.9 at the 5th percentile; faces of the group photos 5.8), a band, a disc, a mask,
+# a phone or dark lenses do not.
+FLAT_STD = 3.5
+# YuNet's five points and the mesh's disagree by this share of the eye distance when part of
+# the face is hidden (each model fills the hidden part in its own way): unoccluded faces
+# 0.10 median, 0.17 at the 90th percentile; half a face covered 0.29-0.40 median.
+DISAGREEMENT = 0.25
 
 
-def occlusion(
-    presence: float, box: tuple[float, float, float, float], shape: tuple[int, int]
-) -> float:
-    """Probability that part of the face is hidden.
+@dataclass(frozen=True)
+class OcclusionSignals:
+    outside: float  # share of the face box outside the photo
+    presence: float  # the mesh model's face-presence score
+    flattest: float  # std of L* of the most featureless region (OCCLUSION_REGIONS)
+    flattest_region: str
+    disagreement: float  # mean distance of YuNet's 5 points to the mesh's, over eye distance
 
-    Two measurements: the share of the face box outside the photo (a cut-off face), and the
-    mesh model's own face-presence score, which drops when hands, hair, masks or objects
-    cover the face (on the test photos: bare faces 0.98-1.0, a face behind hair 0.3).
-    """
+
+def occlusion_signals(
+    chip: Chip,
+    stats: ChipStats,
+    mesh_points: np.ndarray,
+    points5: np.ndarray,
+    presence: float,
+    box: tuple[float, float, float, float],
+    shape: tuple[int, int],
+) -> OcclusionSignals:
     x, y, w, h = box
     height, width = shape
     inside_w = max(0.0, min(x + w, width) - max(x, 0.0))
     inside_h = max(0.0, min(y + h, height) - max(y, 0.0))
     outside = 1.0 - (inside_w * inside_h) / max(w * h, 1e-6)
-    cut = _sigmoid((outside - 0.15) / 0.04)
-    hidden = _sigmoid((0.8 - presence) / 0.04)
-    return max(cut, hidden)
+    q = chip.points
+    spread = {
+        name: float(_box(stats.lum, *q[list(idx)].mean(axis=0), REGION_W, REGION_H).std())
+        for name, idx in OCCLUSION_REGIONS.items()
+    }
+    flattest = min(spread, key=spread.__getitem__)
+    m = mesh_points
+    mesh5 = np.array(
+        [m[[33, 133], :2].mean(0), m[[362, 263], :2].mean(0), m[1, :2], m[61, :2], m[291, :2]]
+    )
+    iod = max(float(np.linalg.norm(points5[1] - points5[0])), 1e-6)
+    disagreement = float(np.linalg.norm(mesh5 - points5, axis=1).mean()) / iod
+    return OcclusionSignals(outside, presence, spread[flattest], flattest, disagreement)
+
+
+def occlusion(signals: OcclusionSignals) -> float:
+    """Probability that part of the face (eyes, nose, mouth) is hidden or cut off.
+
+    Any one of four measurements suffices (their noisy-OR): the face box reaching out of the
+    photo (a cut-off face); the mesh model's face-presence score falling (a face behind hair:
+    0.3); a region of the face with no detail at all (covered by something uniform: a band, a
+    mask, a phone, dark lenses); or the two landmark models disagreeing on where the eyes,
+    nose and mouth are (each fills a hidden part in its own way: a hand, half a face). The
+    first two are steep, so on a face that is whole and inside the photo the answer follows
+    the last two, which vary from face to face.
+    """
+    terms = (
+        _sigmoid((signals.outside - 0.15) / 0.015),
+        _sigmoid((0.7 - signals.presence) / 0.03),
+        _sigmoid((FLAT_STD - signals.flattest) / 0.5),
+        _sigmoid((signals.disagreement - DISAGREEMENT) / 0.02),
+    )
+    return 1.0 - float(np.prod([1.0 - t for t in terms]))

@@ -49,6 +49,13 @@ class Iris:
     eye_contour: np.ndarray  # 71 x 2 (eyelids and brow), image pixels
 
 
+def mesh_eye_line(points: np.ndarray) -> float:
+    """Tilt (radians) of the line from the subject's right eye centre to the left one."""
+    right = points[[R_EYE_OUTER, R_EYE_INNER], :2].mean(axis=0)
+    left = points[[L_EYE_INNER, L_EYE_OUTER], :2].mean(axis=0)
+    return float(np.arctan2(left[1] - right[1], left[0] - right[0]))
+
+
 def _nchw(crop_rgb: np.ndarray) -> np.ndarray:
     # OpenCV's TFLite reader wants NCHW; the models take RGB scaled to [0, 1].
     return (crop_rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()

@@ -19,6 +19,8 @@ import numpy as np
 from rekognition_emulator.models.convert.efficientnet_lite import INPUT_MEAN, INPUT_SIZE, INPUT_STD
 
 MODEL_NAME = "efficientnet_lite0"
+# Input side of each classifier the manifest holds.
+INPUT_SIZES = {"efficientnet_lite0": INPUT_SIZE, "efficientnet_lite2": 260}
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,18 @@ def _views(h: int, w: int, halves: bool) -> list[tuple[int, int, int, int]]:
 class ImageClassifier:
     """`classify(rgb)` -> ViewScores. `session_factory` returns an onnxruntime session."""
 
-    def __init__(self, session_factory: Callable[[], object]) -> None:
+    def __init__(self, session_factory: Callable[[], object], size: int = INPUT_SIZE) -> None:
         self._session_factory = session_factory
+        self.size = size
 
-    @staticmethod
-    def preprocess(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-        batch = np.empty((len(boxes), 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+    def preprocess(self, rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        side = self.size
+        batch = np.empty((len(boxes), 3, side, side), np.float32)
         for i, (x0, y0, x1, y1) in enumerate(boxes):
             crop = rgb[y0:y1, x0:x1]
             # INTER_AREA when shrinking keeps fine texture (fur, text) from aliasing.
-            interp = cv2.INTER_AREA if min(crop.shape[:2]) > INPUT_SIZE else cv2.INTER_LINEAR
-            small = cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=interp)
+            interp = cv2.INTER_AREA if min(crop.shape[:2]) > side else cv2.INTER_LINEAR
+            small = cv2.resize(crop, (side, side), interpolation=interp)
             batch[i] = ((small.astype(np.float32) - INPUT_MEAN) / INPUT_STD).transpose(2, 0, 1)
         return batch
 
@@ -76,7 +79,10 @@ class ImageClassifier:
 
     def classify(self, rgb: np.ndarray, *, halves: bool = False) -> ViewScores:
         h, w = rgb.shape[:2]
-        boxes = _views(h, w, halves)
+        return self.classify_boxes(rgb, _views(h, w, halves))
+
+    def classify_boxes(self, rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> ViewScores:
+        """Class probabilities of the given regions (x0, y0, x1, y1 px), in one batch."""
         session = self._session_factory()
         probs = session.run(None, {"input": self.preprocess(rgb, boxes)})[0]
-        return ViewScores(probs.astype(np.float64), boxes)
+        return ViewScores(probs.astype(np.float64), list(boxes))
