@@ -278,7 +278,7 @@ function faceCard(faceId, lines, extra = "") {
   return el("div", { class: `face-card ${extra}`, "data-face-id": faceId },
     img,
     el("div", { class: "id", title: faceId, text: faceId }),
-    lines.filter(Boolean).map((line) => el("div", { text: line })));
+    lines.filter(Boolean).map((line) => el("div", {}, line)));
 }
 
 async function showRequest(seq) {
