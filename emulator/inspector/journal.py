@@ -102,6 +102,7 @@ class Journal:
         self.image_bytes = image_bytes
         self.memory_bytes = memory_bytes
         self._entries: deque[Entry] = deque()
+        self._imaged: deque[Entry] = deque()  # the entries holding images, oldest first
         self._held = 0  # image bytes held by the entries
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
@@ -146,9 +147,13 @@ class Journal:
         with self._lock:
             entry.seq = next(self._seq)
             self._entries.append(entry)
-            self._held += entry.held()
+            if images:
+                self._imaged.append(entry)
+                self._held += entry.held()
             while len(self._entries) > self.size:
-                self._held -= self._entries.popleft().held()
+                gone = self._entries.popleft()
+                self._held -= gone.held()
+                gone.images = {}  # so that _imaged does not count it again
             if self._held > self.memory_bytes:
                 self._shed()
 
@@ -178,17 +183,16 @@ class Journal:
         return value
 
     def _shed(self) -> None:
-        """Drop the oldest entries' images until the journal is within its memory budget."""
-        for entry in self._entries:
-            if self._held <= self.memory_bytes:
-                return
-            if entry.images:
-                self._held -= entry.held()
-                for path in entry.images:
-                    entry.omitted[path] = (
-                        "dropped: the journal's memory budget went to newer requests"
-                    )
-                entry.images = {}
+        """Drop the oldest entries' images until the journal is within its memory budget
+        (an entry already gone from the journal holds none)."""
+        while self._imaged and self._held > self.memory_bytes:
+            entry = self._imaged.popleft()
+            if not entry.images:
+                continue
+            self._held -= entry.held()
+            for path in entry.images:
+                entry.omitted[path] = "dropped: the journal's memory budget went to newer requests"
+            entry.images = {}
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         """Entries newer than seq `after`, newest first."""
@@ -209,6 +213,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._imaged.clear()
             self._held = 0
 
     reset = clear  # POST /_emulator/reset

@@ -1,0 +1,134 @@
+"""Benchmark of the inspector's request journal: request overhead with it on against off.
+
+    .venv/bin/python tests/bench/bench_inspector.py            # about 2 minutes
+    .venv/bin/python tests/bench/bench_inspector.py --quick    # 2 s per cell, 2 rounds
+
+Starts two real servers, one with the journal on (the default) and one with --no-inspector,
+and drives each with the same pre-built requests from bench_shell's light asyncio client:
+
+- ListCollections on an empty store: the cheapest request, where the journal's share of the
+  work is largest;
+- SearchFacesByImage with a 1 MB JPEG on a collection that does not exist: the whole body is
+  read, parsed and validated, the answer is a quick ResourceNotFoundException, and the
+  journal keeps the image (so its memory budget fills and sheds on every request past 64).
+
+The two servers are measured in alternating rounds (on, off, on, off ...) so that the load the
+other users of the machine put on it falls on both alike; the figures are the medians over
+rounds. Goal (issue 16): the journal adds under 10 % to the request's latency and takes under
+10 % off its throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench_shell import measure  # noqa: E402
+
+from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
+
+
+def request_bytes(endpoint: str, operation: str, body: bytes) -> bytes:
+    url = urlsplit(endpoint)
+    headers = {
+        "Host": url.netloc,
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": f"RekognitionService.{operation}",
+        "Content-Length": str(len(body)),
+    }
+    head = "POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head.encode() + body
+
+
+def one_megabyte_jpeg() -> bytes:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (800, 1000, 3), dtype=np.uint8)  # noise compresses badly
+    ok, buf = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return buf.tobytes()
+
+
+def cases() -> dict[str, tuple[str, bytes]]:
+    image = one_megabyte_jpeg()
+    search = {"CollectionId": "absent", "Image": {"Bytes": base64.b64encode(image).decode()}}
+    return {
+        "ListCollections": ("ListCollections", b"{}"),
+        f"SearchFacesByImage {len(image) / 1e6:.1f} MB": (
+            "SearchFacesByImage",
+            json.dumps(search).encode(),
+        ),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per cell")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating on/off rounds")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--quick", action="store_true", help="2 s per cell, 2 rounds")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup, args.rounds = 2.0, 0.5, 2
+    servers = {
+        "on": EmulatorProcess(args=["--log-level", "warning"]),
+        "off": EmulatorProcess(args=["--log-level", "warning", "--no-inspector"]),
+    }
+    print(f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per cell", flush=True)
+    results = []
+    try:
+        for server in servers.values():
+            server.start()
+        for name, (operation, body) in cases().items():
+            for clients in args.clients:
+                cells: dict[str, list[dict]] = {"on": [], "off": []}
+                for _ in range(args.rounds):
+                    for journal, server in servers.items():
+                        payload = request_bytes(server.endpoint, operation, body)
+                        cells[journal].append(
+                            measure(server.endpoint, payload, clients, args.seconds, args.warmup)
+                        )
+                row = {"case": name, "clients": clients}
+                for journal, runs in cells.items():
+                    row[f"rps_{journal}"] = round(statistics.median(r["rps"] for r in runs), 1)
+                    row[f"p50_ms_{journal}"] = round(
+                        statistics.median(r["p50_ms"] for r in runs), 3
+                    )
+                row["p50_added_pct"] = round(100 * (row["p50_ms_on"] / row["p50_ms_off"] - 1), 1)
+                row["rps_lost_pct"] = round(100 * (1 - row["rps_on"] / row["rps_off"]), 1)
+                results.append(row)
+                print(
+                    f"{name:28s} clients={clients:2d}  on {row['rps_on']:8.1f} req/s "
+                    f"p50 {row['p50_ms_on']:7.3f} ms | off {row['rps_off']:8.1f} req/s "
+                    f"p50 {row['p50_ms_off']:7.3f} ms | p50 {row['p50_added_pct']:+5.1f} %, "
+                    f"req/s {-row['rps_lost_pct']:+5.1f} %",
+                    flush=True,
+                )
+    finally:
+        for server in servers.values():
+            server.cleanup()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    worst = max(max(r["p50_added_pct"], r["rps_lost_pct"]) for r in results)
+    print(f"goal: the journal costs under 10 % (worst cell {worst:+.1f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
