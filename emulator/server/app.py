@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from rekognition_emulator.emulator import __version__, inspector
 from rekognition_emulator.emulator.server import (
@@ -31,6 +31,7 @@ from rekognition_emulator.emulator.server import (
 from rekognition_emulator.emulator.server.config import Config, account_for_access_key
 from rekognition_emulator.emulator.server.context import AppState, RequestContext
 from rekognition_emulator.emulator.server.registry import (
+    ADMIN_PREFIX,
     IMPORT_ERRORS,
     AdminEndpoint,
     Handler,
@@ -372,12 +373,17 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
         state.close()
 
     methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
-    routes = [
-        Route(r.path, _admin_endpoint(r.endpoint, state), methods=list(r.methods))
+    # The admin routes sit behind one prefix, so that a request to "/" (every AWS call) is
+    # matched against one Mount rather than against each admin route in turn.
+    prefix = ADMIN_PREFIX.rstrip("/")
+    admin_pages = [
+        Route(
+            r.path.removeprefix(prefix), _admin_endpoint(r.endpoint, state), methods=list(r.methods)
+        )
         for r in admin_routes()
     ]
     app = Starlette(
-        routes=[*routes, Route("/{path:path}", root, methods=methods)],
+        routes=[Mount(prefix, routes=admin_pages), Route("/{path:path}", root, methods=methods)],
         lifespan=lifespan,
     )
     app.state.emulator = state
