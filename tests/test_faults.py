@@ -8,12 +8,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rekognition_emulator.emulator.testing import Faults
+from tests.conftest import make_client
 from tests.test_user_kit import _run_pytest
 from tests.wire import call
 
@@ -26,14 +25,14 @@ def faults(endpoint: str):
     rules.clear()
 
 
-def client(endpoint: str, region: str = "us-east-1", **retries: object):
-    return boto3.client(
+def client(endpoint: str, region: str = "us-east-1", access_key: str = "AKIAEXAMPLE", **retries):
+    """A Rekognition client making one attempt a call unless `retries` says otherwise."""
+    return make_client(
         "rekognition",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="AKIAEXAMPLE",
-        aws_secret_access_key="secret",
-        config=Config(retries=retries or {"total_max_attempts": 1}),  # type: ignore[arg-type]
+        endpoint,
+        region=region,
+        access_key=access_key,
+        retries=retries or {"total_max_attempts": 1},
     )
 
 
@@ -130,14 +129,7 @@ def test_rules_match_by_region_and_account_only(endpoint, faults):
     client(endpoint, region="us-east-1").list_collections()  # neither rule applies
     with pytest.raises(ClientError, match="ThrottlingException"):
         client(endpoint, region="eu-west-1").list_collections()
-    other_account = boto3.client(
-        "rekognition",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="210987654321",  # a 12-digit key is that account
-        aws_secret_access_key="secret",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    other_account = client(endpoint, access_key="210987654321")  # a 12-digit key: that account
     with pytest.raises(ClientError, match="AccessDeniedException"):
         other_account.list_collections()
 

@@ -107,43 +107,16 @@ class Journal:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(
-        self,
-        *,
-        service: str,
-        operation: str,
-        status: int,
-        ms: float,
-        account: str,
-        region: str,
-        request_id: str,
-        started: float | None = None,
-        error: str | None = None,
-        fault: int | None = None,
-        params: Any = None,
-        response: bytes = b"",
-    ) -> None:
+    def record(self, *, params: Any = None, started: float | None = None, **fields: Any) -> None:
+        """One request: `fields` are Entry's (service, operation, status, ms, account, region,
+        request_id, and error, fault, response where there are any); `params` the request as
+        validated, kept without its blobs; `started` when it arrived (default now)."""
         images: dict[str, bytes] = {}
         omitted: dict[str, str] = {}
         if params is not None:
             params = self._strip(params, "", images, omitted)
-        entry = Entry(
-            seq=0,
-            at=started if started is not None else time.time(),
-            service=service,
-            operation=operation,
-            status=status,
-            ms=ms,
-            account=account,
-            region=region,
-            request_id=request_id,
-            error=error,
-            fault=fault,
-            params=params,
-            response=response,
-            images=images,
-            omitted=omitted,
-        )
+        at = started if started is not None else time.time()
+        entry = Entry(seq=0, at=at, params=params, images=images, omitted=omitted, **fields)
         with self._lock:
             entry.seq = next(self._seq)
             self._entries.append(entry)

@@ -30,7 +30,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -39,21 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench_shell import measure  # noqa: E402
+from bench_shell import measure, request_bytes  # noqa: E402
 
 from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
-
-
-def request_bytes(endpoint: str, operation: str, body: bytes) -> bytes:
-    url = urlsplit(endpoint)
-    headers = {
-        "Host": url.netloc,
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": f"RekognitionService.{operation}",
-        "Content-Length": str(len(body)),
-    }
-    head = "POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    return head.encode() + body
 
 
 def one_megabyte_jpeg() -> bytes:
@@ -145,7 +132,7 @@ def main() -> int:
                     # on first in even rounds, off first in odd ones: no order favours either
                     order = list(servers.items())[:: 1 if round_no % 2 == 0 else -1]
                     for journal, server in order:
-                        payload = request_bytes(server.endpoint, operation, body)
+                        payload = request_bytes(server.endpoint, operation, False, body)
                         cells[journal].append(
                             measure(server.endpoint, payload, clients, args.seconds, args.warmup)
                         )
