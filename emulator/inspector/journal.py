@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     seq: int
     at: float  # epoch seconds when the request arrived
@@ -113,7 +113,7 @@ class Journal:
         validated, kept without its blobs; `started` when it arrived (default now)."""
         images: dict[str, bytes] = {}
         omitted: dict[str, str] = {}
-        if params is not None:
+        if params:
             params = self._strip(params, "", images, omitted)
         at = started if started is not None else time.time()
         entry = Entry(seq=0, at=at, params=params, images=images, omitted=omitted, **fields)
