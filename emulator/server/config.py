@@ -55,6 +55,37 @@ def parse_credentials(items: list[str] | str) -> dict[str, str]:
     return creds
 
 
+def parse_sampling(items: list[str] | str) -> dict[str, float]:
+    """`ANALYSIS=MS` pairs (the env var holds them comma-separated): milliseconds between the
+    frames a Rekognition Video analysis looks at, e.g. `LabelDetection=250`. ANALYSIS is the
+    name a Start*/Get* pair shares (FaceDetection, TextDetection ...), in any case."""
+    from rekognition_emulator.emulator.server.service_model import operation_names
+
+    known = {name[len("Start") :].lower(): name[len("Start") :] for name in operation_names()}
+    known = {k: v for k, v in known.items() if f"Get{v}" in operation_names()}
+    out: dict[str, float] = {}
+    for item in [items] if isinstance(items, str) else items:
+        for pair in item.split(","):
+            pair = pair.strip()
+            if not pair:
+                continue
+            name, sep, value = pair.partition("=")
+            canonical = known.get(name.strip().lower())
+            if not sep or canonical is None:
+                raise ValueError(
+                    f"video sampling must look like ANALYSIS=MS with ANALYSIS one of "
+                    f"{', '.join(sorted(known.values()))}, got {pair!r}"
+                )
+            try:
+                ms = float(value)
+            except ValueError:
+                raise ValueError(f"{pair!r}: the milliseconds are not a number") from None
+            if not ms > 0:
+                raise ValueError(f"{pair!r}: the interval must be more than 0 ms")
+            out[canonical] = ms
+    return out
+
+
 @dataclass(frozen=True)
 class Setting:
     """How one Config field is set from the outside (kept in the field's metadata)."""
@@ -122,6 +153,16 @@ class Config:
     max_concurrent_jobs: int = setting(20, "jobs in progress per account and region", minimum=1)
     job_retention_days: float = setting(7.0, "days a finished job's results are kept", minimum=0)
     sync_jobs: bool = setting(False, "run each job to its end before Start* answers (tests)")
+    # -- Rekognition Video
+    video_sample_ms: dict[str, float] = setting(
+        default_factory=dict,
+        help="milliseconds between the frames one video analysis looks at (repeatable; the "
+        "env var comma-separated; defaults: 500, TextDetection 1000, PersonTracking and "
+        "FaceSearch 200)",
+        metavar="ANALYSIS=MS",
+        parse=parse_sampling,
+        repeat=True,
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):

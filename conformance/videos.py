@@ -1,0 +1,89 @@
+"""H.264 clips made at test time (never committed), for the video scenarios and the tests.
+
+OpenCV cannot encode H.264 (its bundled FFmpeg has no encoder), so clips are written with
+PyAV, which is in the `test` extra only: its wheels bundle the GPL encoders libx264 and
+libx265, which must not enter the default install or the Docker image. Without PyAV,
+`pyav_missing()` says why and the callers skip.
+
+    write_clip(path, frames, fps=25)                  # frames: RGB arrays, all one size
+    write_clip(path, frames, fps=Fraction(30000, 1001), audio=samples, audio_rate=48000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+CONTAINERS = {"mp4": "mp4", "mov": "mov", "avi": "avi"}
+
+
+def pyav_missing() -> str | None:
+    """None when clips can be written, else why not."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return "PyAV is not installed (pip install -e '.[test]'): no H.264 clip can be made"
+    return None
+
+
+def write_clip(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: int | Fraction = 25,
+    *,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 48000,
+    full_range: bool = False,
+    crf: int = 18,
+) -> Path:
+    """An H.264 clip of `frames` (H x W x 3 uint8 RGB, even sides) at `fps`, in the container
+    the suffix names (.mp4, .mov, .avi); `audio` (float32 in -1..1, shape (n,) mono or
+    (channels, n)) is added as an AAC track. Returns the path."""
+    import av
+
+    path = Path(path)
+    out = av.open(str(path), "w", format=CONTAINERS[path.suffix.lstrip(".").lower()])
+    try:
+        stream = None
+        for rgb in frames:
+            if stream is None:
+                height, width = rgb.shape[:2]
+                stream = out.add_stream("libx264", rate=fps)
+                stream.width, stream.height = width, height
+                stream.pix_fmt = "yuvj420p" if full_range else "yuv420p"
+                if full_range:
+                    stream.codec_context.color_range = 2  # JPEG / full
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        if stream is None:
+            raise ValueError("a clip needs at least one frame")
+        for packet in stream.encode():
+            out.mux(packet)
+        if audio is not None:
+            _write_audio(out, np.atleast_2d(np.asarray(audio, np.float32)), audio_rate)
+    finally:
+        out.close()
+    return path
+
+
+def _write_audio(out, samples: np.ndarray, rate: int) -> None:
+    import av
+
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    stream = out.add_stream("aac", rate=rate)
+    stream.layout = layout
+    step = 1024
+    for start in range(0, samples.shape[1], step):
+        chunk = np.ascontiguousarray(samples[:, start : start + step])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
