@@ -46,8 +46,9 @@ def write_clip(
 
     path = Path(path)
     out = av.open(str(path), "w", format=CONTAINERS[path.suffix.lstrip(".").lower()])
+    samples = None if audio is None else np.atleast_2d(np.asarray(audio, np.float32))
     try:
-        stream = None
+        stream = sound = None
         for rgb in frames:
             if stream is None:
                 height, width = rgb.shape[:2]
@@ -57,6 +58,9 @@ def write_clip(
                 if full_range:
                     stream.codec_context.color_range = 2  # JPEG / full
                 stream.options = {"crf": str(crf), "preset": "veryfast"}
+                if samples is not None:  # every stream exists before the first packet
+                    sound = out.add_stream("aac", rate=audio_rate)
+                    sound.layout = "mono" if samples.shape[0] == 1 else "stereo"
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -64,19 +68,17 @@ def write_clip(
             raise ValueError("a clip needs at least one frame")
         for packet in stream.encode():
             out.mux(packet)
-        if audio is not None:
-            _write_audio(out, np.atleast_2d(np.asarray(audio, np.float32)), audio_rate)
+        if sound is not None and samples is not None:
+            _write_audio(out, sound, samples, audio_rate)
     finally:
         out.close()
     return path
 
 
-def _write_audio(out, samples: np.ndarray, rate: int) -> None:
+def _write_audio(out, stream, samples: np.ndarray, rate: int) -> None:
     import av
 
     layout = "mono" if samples.shape[0] == 1 else "stereo"
-    stream = out.add_stream("aac", rate=rate)
-    stream.layout = layout
     step = 1024
     for start in range(0, samples.shape[1], step):
         chunk = np.ascontiguousarray(samples[:, start : start + step])

@@ -70,6 +70,28 @@ def fit(rgb: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
 
 
+def plain_background(width: int = WIDTH, height: int = HEIGHT, seed: int = 0) -> np.ndarray:
+    """A soft gradient with grain: nothing in it for a model to find."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    back = np.stack([90 + 60 * yy / height, 120 + 40 * xx / width, 170 - 50 * yy / height], -1)
+    back = back + np.random.default_rng(seed).normal(0, 6, back.shape)
+    return np.clip(back, 0, 255).astype(np.uint8)
+
+
+def slideshow(
+    folder: Path,
+    pictures: list[tuple[np.ndarray, float]],
+    *,
+    fps: int = 25,
+    name: str = "slides.mp4",
+) -> Path:
+    """Each (frame, seconds) shown in turn, as a still."""
+    frames: list[np.ndarray] = []
+    for picture, seconds in pictures:
+        frames += [picture] * int(round(seconds * fps))
+    return write_clip(folder / name, frames, fps=fps)
+
+
 def panning(
     rgb: np.ndarray, frames: int, width: int = WIDTH, height: int = HEIGHT
 ) -> list[np.ndarray]:
@@ -144,8 +166,8 @@ class FaceClip:
 
 def face_clip(
     folder: Path,
-    background: np.ndarray,
     portrait: np.ndarray,
+    background: np.ndarray | None = None,
     *,
     fps: int | Fraction = 25,
     seconds: float = 4.0,
@@ -157,7 +179,7 @@ def face_clip(
     third of the frame's height) sits in the middle, moving slightly."""
     fps_f = float(fps)
     total = int(round(seconds * fps_f))
-    back = fit(background)
+    back = plain_background() if background is None else fit(background)
     h, w = portrait.shape[:2]
     scale = (HEIGHT * 0.8) / h
     face = cv2.resize(portrait, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

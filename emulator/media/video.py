@@ -139,13 +139,24 @@ class Video:
         self._used = True
         index = 0
         first: float | None = None
+        last = -math.inf
+        step = self.frame_duration_ms
+        constant_rate = self.info.format == containers.AVI
         while self._capture.grab():
-            pts = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
-            # Times count from the first frame shown: a stream whose first picture comes
-            # after a B-frame delay (AVI has no edit list to remove it) still starts at 0.
-            if first is None:
-                first = pts
-            pts -= first
+            if constant_rate:
+                # AVI keeps no presentation times (one chunk a frame at a fixed rate), and
+                # OpenCV's guesses for the B-frames flushed at the end come out as 0.
+                pts = index * step
+            else:
+                pts = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+                # Times count from the first frame shown (a stream whose first picture comes
+                # after a B-frame delay still starts at 0).
+                if first is None:
+                    first = pts
+                pts -= first
+                if pts <= last:  # a frame without a time of its own: one frame later
+                    pts = last + step
+            last = pts
             if want(pts):
                 ok, bgr = self._capture.retrieve()
                 if ok and bgr is not None:
