@@ -89,3 +89,24 @@ def _write_audio(out, stream, samples: np.ndarray, rate: int) -> None:
             out.mux(packet)
     for packet in stream.encode():
         out.mux(packet)
+
+
+def conformance_clip(face_jpeg: bytes, folder: Path) -> Path | None:
+    """The suite's video (None without PyAV): 2 s at 10 fps, 480x360; a caption on a plain
+    background for a second, then the face photo for a second."""
+    if pyav_missing():
+        return None
+    import cv2
+
+    width, height = 480, 360
+    plain = np.full((height, width, 3), 235, np.uint8)
+    cv2.putText(plain, "CONFORMANCE", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.8, (20, 20, 20), 4)
+    face = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+    scale = height / face.shape[0]
+    face = cv2.resize(face, (round(face.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
+    framed = np.zeros((height, width, 3), np.uint8)
+    x0 = (width - face.shape[1]) // 2
+    framed[:, max(0, x0) : max(0, x0) + min(width, face.shape[1])] = face[
+        :, : min(width, face.shape[1])
+    ]
+    return write_clip(folder / "conformance.mp4", [plain] * 10 + [framed] * 10, fps=10)
