@@ -94,6 +94,18 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
+def _appearance_distance(tracks: list[Track], dets: list[Detection]) -> np.ndarray:
+    """1 - cosine of every track's and detection's appearance; NaN where one has none."""
+    out = np.full((len(tracks), len(dets)), np.nan)
+    ti = [i for i, t in enumerate(tracks) if t.feature is not None]
+    di = [j for j, d in enumerate(dets) if d.feature is not None]
+    if ti and di:
+        a = np.stack([tracks[i].feature for i in ti])
+        b = np.stack([dets[j].feature for j in di])
+        out[np.ix_(ti, di)] = 1.0 - a @ b.T
+    return out
+
+
 def greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
     """Pairs (row, column), each used once, lowest cost first among the allowed ones."""
     rows, cols = np.nonzero(allowed)
@@ -119,12 +131,13 @@ class Tracker:
     appearance_weight: float = 0.3
     confirm_hits: int = 2
     max_lost: float = 2.0  # seconds a confirmed track may go unseen
+    motion: bool = True  # False: predict no motion (a plain IoU tracker; for measurements)
     tracks: list[Track] = field(default_factory=list)
     _next_id: int = 0
 
     # -- Kalman filter --------------------------------------------------------------------------
     def _predict(self, track: Track, now: float) -> None:
-        dt = max(0.0, now - track.last_time)
+        dt = max(0.0, now - track.last_time) if self.motion else 0.0
         if dt == 0.0:
             return
         f = np.eye(8)
@@ -192,11 +205,10 @@ class Tracker:
             dets = np.array([d.box for d in sure])
             ious = iou_matrix(boxes, dets)
             cost = 1.0 - ious
+            looks = _appearance_distance(left, sure)
+            seen = ~np.isnan(looks)
             w = self.appearance_weight
-            for i, t in enumerate(left):
-                for j, d in enumerate(sure):
-                    if t.feature is not None and d.feature is not None:
-                        cost[i, j] = (1 - w) * cost[i, j] + w * (1.0 - float(t.feature @ d.feature))
+            cost[seen] = (1 - w) * cost[seen] + w * looks[seen]
             matched = greedy(cost, ious >= self.min_iou)
             for i, j in matched:
                 pairs.append((left[i], sure[j]))

@@ -22,14 +22,17 @@ from tests.conftest import make_client
 from tests.video_clips import (
     HEIGHT,
     WIDTH,
+    box_iou,
+    corners,
+    crossing_clip,
     edited_clip,
     face_clip,
     fit,
+    identities,
     mot_clip,
     plain_background,
     read_rgb,
     slideshow,
-    write_clip,
 )
 from tests.wire import CheckedServer
 
@@ -294,17 +297,6 @@ def test_a_next_token_is_good_for_its_own_listing_only(rekognition, crowd_labels
         assert refused.value.response["Error"]["Code"] == "InvalidPaginationTokenException"
 
 
-def _corners(box: dict) -> tuple[float, float, float, float]:
-    return (box["Left"], box["Top"], box["Left"] + box["Width"], box["Top"] + box["Height"])
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 # -- people --------------------------------------------------------------------------------
 def test_people_in_a_crowd_keep_their_index(rekognition, crowd):
     job = rekognition.start_person_tracking(Video=crowd)["JobId"]
@@ -323,64 +315,29 @@ def test_people_in_a_crowd_keep_their_index(rekognition, crowd):
     steps = jumps = 0
     for seen in by_index.values():
         boxes = [
-            (p["Timestamp"], _corners(p["Person"]["BoundingBox"]))
+            (p["Timestamp"], corners(p["Person"]["BoundingBox"]))
             for p in sorted(seen, key=lambda p: p["Timestamp"])
             if "BoundingBox" in p["Person"]
         ]
         for (ta, a), (tb, b) in zip(boxes, boxes[1:], strict=False):
             if tb - ta <= 200:
                 steps += 1
-                jumps += _iou(a, b) < 0.2
+                jumps += box_iou(a, b) < 0.2
     assert steps > 500 and jumps / steps < 0.02
 
 
 def test_two_people_crossing_keep_their_own_index(rekognition, testdata, tmp_path, upload):
-    photo = read_rgb(testdata / "objects/coco8/000000000036.jpg")  # a woman with an umbrella
-    h, w = photo.shape[:2]
-    cx, cy, bw, bh = 0.671279, 0.617945, 0.645759, 0.726859  # her COCO box
-    woman = photo[
-        int((cy - bh / 2) * h) : int((cy + bh / 2) * h),
-        int((cx - bw / 2) * w) : int((cx + bw / 2) * w),
-    ]
-    astronaut = skimage.data.astronaut()[:, 60:420]
-
-    def sized(img: np.ndarray, height: int) -> np.ndarray:
-        return cv2.resize(
-            img, (img.shape[1] * height // img.shape[0], height), interpolation=cv2.INTER_AREA
-        )
-
-    sprites = [sized(woman, 240), sized(astronaut, 200)]
-    background = plain_background()
-    frames, truth = [], []
-    for i in range(100):  # 4 s at 25 fps: they walk towards each other and cross at ~1.5 s
-        t = i / 25
-        frame = background.copy()
-        boxes = {}
-        for k in (1, 0):  # the woman passes in front
-            sprite = sprites[k]
-            sh, sw = sprite.shape[:2]
-            x = int(-60 + 160 * t) if k == 0 else int(WIDTH - 200 - 160 * t)
-            y = HEIGHT - sh - (10 if k == 0 else 40)
-            x0, x1 = max(0, x), min(WIDTH, x + sw)
-            if x1 > x0:
-                frame[y : y + sh, x0:x1] = sprite[:, x0 - x : x1 - x]
-                boxes[k] = (x0 / WIDTH, y / HEIGHT, x1 / WIDTH, (y + sh) / HEIGHT)
-        frames.append(frame)
-        truth.append(boxes)
-    video = upload(write_clip(tmp_path / "crossing.mp4", frames, fps=25))
-    job = rekognition.start_person_tracking(Video=video)["JobId"]
+    clip = crossing_clip(tmp_path, testdata)
+    job = rekognition.start_person_tracking(Video=upload(clip.path))["JobId"]
     persons = items(rekognition.get_person_tracking, job, "Persons")
-
-    assigned: dict[int, set[int]] = {0: set(), 1: set()}
-    for p in persons:
-        box = p["Person"].get("BoundingBox")
-        if box is None:
-            continue
-        found = _corners(box)
-        made = truth[round(p["Timestamp"] * 25 / 1000)]
-        who, overlap = max(((k, _iou(b, found)) for k, b in made.items()), key=lambda kv: kv[1])
-        if overlap > 0.5:
-            assigned[who].add(p["Person"]["Index"])
+    assigned = identities(
+        clip,
+        [
+            (p["Timestamp"], p["Person"]["Index"], p["Person"]["BoundingBox"])
+            for p in persons
+            if "BoundingBox" in p["Person"]
+        ],
+    )
     assert len(assigned[0]) == 1 and len(assigned[1]) == 1
     assert assigned[0] != assigned[1]
 

@@ -197,6 +197,85 @@ def face_clip(
     return FaceClip(path, int(appears * 1000), int(leaves * 1000), int(seconds * 1000))
 
 
+@dataclass
+class CrossingClip:
+    path: Path
+    fps: int
+    truth: list[dict[int, tuple[float, float, float, float]]]  # per frame: who -> box ratios
+
+
+def crossing_clip(folder: Path, testdata: Path, *, fps: int = 25) -> CrossingClip:
+    """Two people walking towards each other over a plain background, crossing at about
+    1.5 s (the woman passes in front), 4 s: COCO8's woman with an umbrella (person 0) and
+    scikit-image's astronaut (person 1). `truth` gives each one's box in every frame."""
+    import skimage.data
+
+    photo = read_rgb(testdata / "objects/coco8/000000000036.jpg")
+    h, w = photo.shape[:2]
+    cx, cy, bw, bh = 0.671279, 0.617945, 0.645759, 0.726859  # her COCO box
+    woman = photo[
+        int((cy - bh / 2) * h) : int((cy + bh / 2) * h),
+        int((cx - bw / 2) * w) : int((cx + bw / 2) * w),
+    ]
+    astronaut = skimage.data.astronaut()[:, 60:420]
+
+    def sized(img: np.ndarray, height: int) -> np.ndarray:
+        return cv2.resize(
+            img, (img.shape[1] * height // img.shape[0], height), interpolation=cv2.INTER_AREA
+        )
+
+    sprites = [sized(woman, 240), sized(astronaut, 200)]
+    background = plain_background()
+    frames, truth = [], []
+    for i in range(4 * fps):
+        t = i / fps
+        frame = background.copy()
+        boxes = {}
+        for k in (1, 0):  # the woman is drawn last: in front
+            sprite = sprites[k]
+            sh, sw = sprite.shape[:2]
+            x = int(-60 + 160 * t) if k == 0 else int(WIDTH - 200 - 160 * t)
+            y = HEIGHT - sh - (10 if k == 0 else 40)
+            x0, x1 = max(0, x), min(WIDTH, x + sw)
+            if x1 > x0:
+                frame[y : y + sh, x0:x1] = sprite[:, x0 - x : x1 - x]
+                boxes[k] = (x0 / WIDTH, y / HEIGHT, x1 / WIDTH, (y + sh) / HEIGHT)
+        frames.append(frame)
+        truth.append(boxes)
+    return CrossingClip(write_clip(folder / "crossing.mp4", frames, fps=fps), fps, truth)
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """IoU of two (x0, y0, x1, y1) boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def corners(box: dict[str, float]) -> tuple[float, float, float, float]:
+    """An AWS BoundingBox as (x0, y0, x1, y1) ratios."""
+    return (box["Left"], box["Top"], box["Left"] + box["Width"], box["Top"] + box["Height"])
+
+
+def identities(
+    clip: CrossingClip, sightings: list[tuple[int, int, dict[str, float]]]
+) -> dict[int, set[int]]:
+    """Which Indexes each person of the clip was given: (Timestamp, Index, BoundingBox)
+    sightings matched to the made boxes at IoU > 0.5."""
+    out: dict[int, set[int]] = {k: set() for k in (0, 1)}
+    for timestamp, index, box in sightings:
+        made = clip.truth[min(len(clip.truth) - 1, round(timestamp * clip.fps / 1000))]
+        if not made:
+            continue
+        who, overlap = max(
+            ((k, box_iou(b, corners(box))) for k, b in made.items()), key=lambda kv: kv[1]
+        )
+        if overlap > 0.5:
+            out[who].add(index)
+    return out
+
+
 def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert bgr is not None, path

@@ -88,7 +88,10 @@ class People:
         height, width = rgb.shape[:2]
         detector = person_detector()
         bodies = [] if detector is None else [d for d in detector.detect(rgb) if d.class_index == 0]
-        found = faces.frame_faces(rgb)
+        # Upright faces only: people in a video stand (the body detector sees them upright
+        # too), and the turned passes would cost three more detector runs on every frame
+        # without a face.
+        found = faces.frame_faces(rgb, any_rotation=False)
         # Each face (largest first) goes to the smallest free body box that holds it.
         owner: dict[int, int] = {}
         for k, f in enumerate(found):
