@@ -7,6 +7,7 @@ background, as AWS does, with the SNS -> SQS completion message."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from tests.video_clips import (
     read_rgb,
     slideshow,
 )
-from tests.wire import CheckedServer
+from tests.wire import CheckedServer, call
 
 pytestmark = pytest.mark.skipif(pyav_missing() is not None, reason=str(pyav_missing()))
 BUCKET = "videos"
@@ -438,14 +439,32 @@ def test_start_checks_the_video_and_the_token(rekognition, upload, tmp_path):
     )
 
 
+def test_a_topic_that_does_not_exist_is_reported_and_the_job_succeeds(
+    server, rekognition, upload, tmp_path
+):
+    video = upload(slideshow(tmp_path, [(plain_background(), 0.5)], name="quiet3.mp4"))
+    topic = "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-nobody-made-this"
+    job = rekognition.start_label_detection(
+        Video=video,
+        NotificationChannel={
+            "SNSTopicArn": topic,
+            "RoleArn": "arn:aws:iam::123456789012:role/AmazonRekognitionRole",
+        },
+    )["JobId"]
+    assert rekognition.get_label_detection(JobId=job)["JobStatus"] == "SUCCEEDED"
+    page = json.loads(call(server.endpoint, None, method="GET", path=f"/_emulator/jobs/{job}").body)
+    assert page["notification"]["topic_arn"] == topic
+    assert page["notification"]["outcome"] == f"not sent: the topic {topic} does not exist"
+
+
 def test_get_knows_its_own_jobs_only(rekognition, upload, tmp_path):
     video = upload(slideshow(tmp_path, [(plain_background(), 0.5)], name="quiet2.mp4"))
     job = rekognition.start_face_detection(Video=video)["JobId"]
     assert rekognition.get_face_detection(JobId=job)["Faces"] == []
-    for call, job_id in (
+    for get, job_id in (
         (rekognition.get_label_detection, job),  # another analysis' job
         (rekognition.get_face_detection, "0" * 64),
     ):
         with pytest.raises(ClientError) as refused:
-            call(JobId=job_id)
+            get(JobId=job_id)
         assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"

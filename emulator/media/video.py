@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -228,6 +229,21 @@ def open_video(path: str | Path) -> Video:
 
 
 # -- from S3 --------------------------------------------------------------------------------
+_swept: set[Path] = set()
+_sweep_lock = threading.Lock()
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the copies a process killed mid-job left in `folder`, once per process and
+    before this process makes any (the data dir is held by one server at a time)."""
+    with _sweep_lock:
+        if folder in _swept:
+            return
+        for leftover in folder.glob("video-*.bin"):
+            leftover.unlink(missing_ok=True)
+        _swept.add(folder)
+
+
 @contextmanager
 def fetched(
     state: AppState, account: str, s3_object: dict[str, Any], folder: Path | None = None
@@ -241,6 +257,7 @@ def fetched(
     )
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+        _sweep(folder)
     with tempfile.NamedTemporaryFile(prefix="video-", suffix=".bin", dir=folder) as tmp:
         tmp.write(data)
         tmp.flush()

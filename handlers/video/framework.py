@@ -101,6 +101,9 @@ class VideoAnalysis:
     name = ""  # "LabelDetection": StartLabelDetection / GetLabelDetection
     items = ""  # "Labels": the Get* member listing the results
     sample_ms: float = DEFAULT_SAMPLE_MS
+    # Keep the timestamps of the frames looked at in the result document ("Sampled"): what
+    # AggregateBy SEGMENTS needs to tell consecutive frames.
+    keeps_sampled = False
     # SortBy value -> key of the items (the Get* request's SortBy enum); TIMESTAMP default.
     sort_keys: dict[str, Callable[[Item], Any]] = {"TIMESTAMP": by_timestamp}
     default_sort = "TIMESTAMP"
@@ -231,11 +234,10 @@ class VideoAnalysis:
                             f"{media.UNSUPPORTED} (no frame of the video could be decoded)",
                             {"VideoMetadata": video.metadata.aws()},
                         )
-                    return {
-                        "VideoMetadata": video.metadata.aws(),
-                        "Sampled": run.sampled,
-                        **run.result,
-                    }
+                    result = {"VideoMetadata": video.metadata.aws(), **run.result}
+                    if self.keeps_sampled:
+                        result["Sampled"] = run.sampled
+                    return result
         except errors.InvalidS3ObjectException as exc:
             # Start saw the object; it went away before the job read it.
             raise JobFailed(exc.message) from None

@@ -37,6 +37,7 @@ class LabelDetection(VideoAnalysis):
     name = "LabelDetection"
     items = "Labels"
     sort_keys = {"TIMESTAMP": by_timestamp, "NAME": by_name}
+    keeps_sampled = True
 
     def analyse(self, run: VideoRun) -> None:
         min_conf = run.params.get("MinConfidence")
@@ -58,7 +59,7 @@ class LabelDetection(VideoAnalysis):
     def arrange(self, items: list[Item], request: dict[str, Any], job: JobRecord) -> list[Item]:
         sort, aggregate = self.presentation(request)
         if aggregate == "SEGMENTS":
-            items = [_segment(run) for run in runs.runs(items, _sampled(job), _name)]
+            items = [_segment(run) for run in runs.runs(items, runs.sampled(job), _name)]
         return sorted(items, key=self.sort_keys[sort])
 
     def extras(self, job: JobRecord, request: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +68,6 @@ class LabelDetection(VideoAnalysis):
             "LabelModelVersion": labels.LABEL_MODEL_VERSION,
             "GetRequestMetadata": {"SortBy": sort, "AggregateBy": aggregate},
         }
-
-
-def _sampled(job: JobRecord) -> list[int]:
-    return list((job.result or {}).get("Sampled") or [])
 
 
 def _segment(run: list[Item]) -> Item:

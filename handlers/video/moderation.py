@@ -34,6 +34,7 @@ class ContentModeration(VideoAnalysis):
     name = "ContentModeration"
     items = "ModerationLabels"
     sort_keys = {"TIMESTAMP": by_timestamp, "NAME": by_name}
+    keeps_sampled = True
 
     def analyse(self, run: VideoRun) -> None:
         min_conf = run.params.get("MinConfidence")
@@ -58,8 +59,7 @@ class ContentModeration(VideoAnalysis):
     def arrange(self, items: list[Item], request: dict[str, Any], job: JobRecord) -> list[Item]:
         sort, aggregate = self.presentation(request)
         if aggregate == "SEGMENTS":
-            sampled = list((job.result or {}).get("Sampled") or [])
-            items = [_segment(run) for run in runs.runs(items, sampled, _name)]
+            items = [_segment(run) for run in runs.runs(items, runs.sampled(job), _name)]
         return sorted(items, key=self.sort_keys[sort])
 
     def extras(self, job: JobRecord, request: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,10 @@ and its Confidence is the run's highest, as AWS documents for SEGMENTS.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rekognition_emulator.emulator.jobs import JobRecord
 
 Item = dict[str, Any]
 
@@ -48,3 +51,8 @@ def span(run: list[Item]) -> dict[str, int]:
         "EndTimestampMillis": end,
         "DurationMillis": end - start,
     }
+
+
+def sampled(job: JobRecord) -> list[int]:
+    """The timestamps of the frames the job looked at (kept by kinds with keeps_sampled)."""
+    return list((job.result or {}).get("Sampled") or [])
