@@ -2,7 +2,8 @@
 rekognition_video_detection.py), run as written against the emulator's port alone: the
 video uploaded to S3, an SNS topic with an SQS queue subscribed and an IAM role, each job
 started with the NotificationChannel, its completion message received from the queue, and
-the Get* read to the last page. Jobs run in the background here, as they do on AWS."""
+the Get* read to the last page. Jobs run in the background here, as they do on AWS (the
+session's server, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,10 @@ import numpy as np
 import pytest
 
 from rekognition_emulator.conformance.videos import pyav_missing
-from rekognition_emulator.emulator.testing import EmulatorProcess, all_pages, wait_for_job
+from rekognition_emulator.emulator.testing import all_pages, wait_for_job
 from tests.conftest import make_client
 from tests.test_aws_services import video_setup
 from tests.video_clips import mot_clip
-
-
-@pytest.fixture(scope="module")
-def server():
-    proc = EmulatorProcess()
-    proc.start()
-    yield proc
-    proc.cleanup()
 
 
 def poll_notification(queue, job_id: str) -> dict:

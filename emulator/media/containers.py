@@ -247,15 +247,19 @@ class _Iso:
         self.f.seek(start)
         return self.f.read(end - start)
 
+    def _payload(self, boxes: list[tuple[bytes, int, int]], kind: bytes) -> bytes | None:
+        """The payload of the first `kind` box among `boxes`, or None."""
+        found = _child(boxes, kind)
+        return None if found is None else self._read(*found)
+
     def read(self) -> ContainerInfo:
         top = _boxes(self.f, 0, self.size)
         moov = _child(top, b"moov")
         if moov is None:
             raise ContainerError("the QuickTime / MOV file has no moov box (not a complete video)")
         parts = _boxes(self.f, *moov)
-        mvhd = _child(parts, b"mvhd")
-        if mvhd is not None:
-            body = self._read(*mvhd)
+        body = self._payload(parts, b"mvhd")
+        if body is not None:
             self.movie_timescale = struct.unpack(
                 ">I", body[20:24] if body[0] == 1 else body[12:16]
             )[0]
@@ -273,9 +277,8 @@ class _Iso:
         t = _Track()
         trak = _boxes(self.f, start, end)
         edts = _child(trak, b"edts")
-        elst = _child(_boxes(self.f, *edts), b"elst") if edts else None
-        if elst is not None:
-            body = self._read(*elst)
+        body = self._payload(_boxes(self.f, *edts), b"elst") if edts else None
+        if body is not None:
             wide = body[0] == 1
             (n,) = struct.unpack(">I", body[4:8])
             step = 20 if wide else 12
@@ -287,35 +290,31 @@ class _Iso:
         if mdia is None:
             return t
         parts = _boxes(self.f, *mdia)
-        mdhd = _child(parts, b"mdhd")
-        if mdhd is not None:
-            body = self._read(*mdhd)
+        body = self._payload(parts, b"mdhd")
+        if body is not None:
             if body[0] == 1:
                 t.timescale, t.duration = struct.unpack(">IQ", body[20:32])
             else:
                 t.timescale, t.duration = struct.unpack(">II", body[12:20])
-        hdlr = _child(parts, b"hdlr")
-        if hdlr is not None:
-            t.handler = self._read(*hdlr)[8:12]
+        body = self._payload(parts, b"hdlr")
+        if body is not None:
+            t.handler = body[8:12]
         minf = _child(parts, b"minf")
         stbl = _child(_boxes(self.f, *minf), b"stbl") if minf else None
         if stbl is None:
             return t
         table = _boxes(self.f, *stbl)
-        stsd = _child(table, b"stsd")
-        if stsd is not None:
-            body = self._read(*stsd)
+        body = self._payload(table, b"stsd")
+        if body is not None:
             if len(body) >= 16:
                 size, t.entry = struct.unpack(">I4s", body[8:16])
                 t.entry_body = body[16 : 8 + size]
-        stts = _child(table, b"stts")
-        if stts is not None:
-            body = self._read(*stts)
+        body = self._payload(table, b"stts")
+        if body is not None:
             (n,) = struct.unpack(">I", body[4:8])
             t.deltas = [struct.unpack(">II", body[8 + 8 * i : 16 + 8 * i]) for i in range(n)]
-        stsz = _child(table, b"stsz")
-        if stsz is not None and t.handler == b"soun":
-            body = self._read(*stsz)
+        body = self._payload(table, b"stsz") if t.handler == b"soun" else None
+        if body is not None:
             uniform, n = struct.unpack(">II", body[4:12])
             t.sizes = (
                 [uniform] * n if uniform else list(struct.unpack(f">{n}I", body[12 : 12 + 4 * n]))

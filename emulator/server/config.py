@@ -40,18 +40,21 @@ def default_data_dir() -> Path:
     return Path(base) / "rekognition-emulator"
 
 
+def _listed(items: list[str] | str) -> list[str]:
+    """The entries of a repeatable setting: the flag's values, or the env var's text, each
+    comma-separated, stripped, empty ones dropped."""
+    values = [items] if isinstance(items, str) else items
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
 def parse_credentials(items: list[str] | str) -> dict[str, str]:
     """`AKID:SECRET` pairs (the env var holds them comma-separated)."""
     creds: dict[str, str] = {}
-    for item in [items] if isinstance(items, str) else items:
-        for pair in item.split(","):
-            pair = pair.strip()
-            if not pair:
-                continue
-            key, sep, secret = pair.partition(":")
-            if not sep or not key or not secret:
-                raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
-            creds[key] = secret
+    for pair in _listed(items):
+        key, sep, secret = pair.partition(":")
+        if not sep or not key or not secret:
+            raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
+        creds[key] = secret
     return creds
 
 
@@ -61,28 +64,25 @@ def parse_sampling(items: list[str] | str) -> dict[str, float]:
     name a Start*/Get* pair shares (FaceDetection, TextDetection ...), in any case."""
     from rekognition_emulator.emulator.server.service_model import operation_names
 
-    known = {name[len("Start") :].lower(): name[len("Start") :] for name in operation_names()}
-    known = {k: v for k, v in known.items() if f"Get{v}" in operation_names()}
+    names = set(operation_names())
+    pairs = [n[len("Start") :] for n in names if n.startswith("Start") and f"Get{n[5:]}" in names]
+    known = {pair.lower(): pair for pair in pairs}
     out: dict[str, float] = {}
-    for item in [items] if isinstance(items, str) else items:
-        for pair in item.split(","):
-            pair = pair.strip()
-            if not pair:
-                continue
-            name, sep, value = pair.partition("=")
-            canonical = known.get(name.strip().lower())
-            if not sep or canonical is None:
-                raise ValueError(
-                    f"video sampling must look like ANALYSIS=MS with ANALYSIS one of "
-                    f"{', '.join(sorted(known.values()))}, got {pair!r}"
-                )
-            try:
-                ms = float(value)
-            except ValueError:
-                raise ValueError(f"{pair!r}: the milliseconds are not a number") from None
-            if not ms > 0:
-                raise ValueError(f"{pair!r}: the interval must be more than 0 ms")
-            out[canonical] = ms
+    for pair in _listed(items):
+        name, sep, value = pair.partition("=")
+        canonical = known.get(name.strip().lower())
+        if not sep or canonical is None:
+            raise ValueError(
+                f"video sampling must look like ANALYSIS=MS with ANALYSIS one of "
+                f"{', '.join(sorted(known.values()))}, got {pair!r}"
+            )
+        try:
+            ms = float(value)
+        except ValueError:
+            raise ValueError(f"{pair!r}: the milliseconds are not a number") from None
+        if not ms > 0:
+            raise ValueError(f"{pair!r}: the interval must be more than 0 ms")
+        out[canonical] = ms
     return out
 
 
