@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from rekognition_emulator.conformance.harness import Check
-from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.scenarios import (
+    VIDEO_ANALYSES,
+    Context,
+    video_start_params,
+)
 from rekognition_emulator.conformance.shapes import check_output
 
 
@@ -252,6 +256,33 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                     else ["expected one person and a Summary"]
                 ),
             )
+        for name, job_id in ctx.video_jobs.items():
+            start = video_start_params(ctx, name)
+            aws_call(
+                f"Start{name}",
+                [f"start-{_kebab(name)}", *_cli_args(start)],
+                f"start-{_kebab(name)} with the boto3 call's ClientRequestToken -> its job",
+                expect=lambda o, job_id=job_id: [] if o.get("JobId") == job_id else ["another job"],
+            )
+            items = VIDEO_ANALYSES[name][0]
+            aws_call(
+                f"Get{name}",
+                [f"get-{_kebab(name)}", "--job-id", job_id, "--max-results", "5"],
+                f"get-{_kebab(name)} --max-results 5",
+                expect=lambda o, items=items: (
+                    []
+                    if o.get("JobStatus") == "SUCCEEDED" and isinstance(o.get(items), list)
+                    else [f"JobStatus {o.get('JobStatus')}, {items} {type(o.get(items)).__name__}"]
+                ),
+            )
+        if ctx.video_jobs:
+            first = next(iter(ctx.video_jobs))
+            aws_call(
+                f"Get{first}",
+                [f"get-{_kebab(first)}", "--job-id", "0" * 64],
+                "a JobId that does not exist",
+                error="ResourceNotFoundException",
+            )
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",
@@ -261,3 +292,22 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
     if not ran:
         return "AWS CLI: no command to run (none of its operations is implemented yet)"
     return f"AWS CLI: {ran} commands through {aws}"
+
+
+def _kebab(name: str) -> str:
+    """LabelDetection -> label-detection (the CLI's command and option spelling)."""
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
+
+
+def _cli_args(params: dict[str, Any]) -> list[str]:
+    """Request parameters as CLI options: structures as JSON, lists as several values."""
+    args: list[str] = []
+    for key, value in params.items():
+        args.append(f"--{_kebab(key)}")
+        if isinstance(value, dict):
+            args.append(json.dumps(value))
+        elif isinstance(value, list):
+            args += [str(v) for v in value]
+        else:
+            args.append(str(value))
+    return args

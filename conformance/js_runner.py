@@ -1,5 +1,6 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment and error cases), where
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, every Rekognition Video
+pair, and error cases), where
 `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
@@ -19,7 +20,12 @@ import tempfile
 from pathlib import Path
 
 from rekognition_emulator.conformance.harness import Check
-from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.scenarios import (
+    VIDEO_ANALYSES,
+    VIDEO_OPERATIONS,
+    Context,
+    video_start_params,
+)
 from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
@@ -35,6 +41,7 @@ JS_OPERATIONS = {
     "SearchFacesByImage",
     "DetectModerationLabels",
     "DetectProtectiveEquipment",
+    *VIDEO_OPERATIONS,
 }
 
 
@@ -110,6 +117,16 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
         "missing": ctx.name("js-missing"),
         "images": {role: str(path) for role, path in files.items()},
         "implemented": sorted(wanted),
+        "video": {
+            "analyses": {
+                name: {
+                    "start": video_start_params(ctx, name),
+                    "jobId": job_id,
+                    "items": VIDEO_ANALYSES[name][0],
+                }
+                for name, job_id in ctx.video_jobs.items()
+            }
+        },
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)

@@ -281,6 +281,8 @@ def run(
         setup_s3(ctx)
         if not ctx.s3_ready:
             notes.append(f"S3 setup failed, S3Object cases skipped: {ctx.s3_error}")
+        elif ctx.video_note:
+            notes.append(ctx.video_note)
 
         for op in operations:
             if op not in implemented and (only is None or op in only):

@@ -12,17 +12,27 @@ quality tests, the contract lives here.
 from __future__ import annotations
 
 import re
+import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from botocore import xform_name
 from botocore.model import OperationModel
 
 from rekognition_emulator.conformance.derive import minimal_input, violations
 from rekognition_emulator.conformance.harness import Check, Harness, StepFailed
-from rekognition_emulator.conformance.images import Photos, not_an_image, oversized_s3_object
+from rekognition_emulator.conformance.images import (
+    Photos,
+    not_an_image,
+    oversized_s3_object,
+    testdata_dir,
+)
+from rekognition_emulator.conformance.videos import conformance_clip, pyav_missing
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -69,6 +79,11 @@ class Context:
     bucket: str = ""
     s3_ready: bool = False
     s3_error: str = ""
+    video_key: str = ""  # the suite's H.264 clip in the bucket ("" when none could be made)
+    video_note: str = ""
+    # Finished video jobs by analysis name (LabelDetection ...), for the CLI and JS runners.
+    video_jobs: dict[str, str] = field(default_factory=dict)
+    video_collection: str = ""
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -100,6 +115,7 @@ def setup_s3(ctx: Context) -> None:
         ctx.h.s3.put_object(Bucket=ctx.bucket, Key="labels.jpg", Body=ctx.photos.labels)
         ctx.h.s3.put_object(Bucket=ctx.bucket, Key="too-large.jpg", Body=oversized_s3_object())
         ctx.s3_ready = True
+        _upload_video(ctx)
     except Exception as exc:  # reported in the table's notes; S3 scenarios are then skipped
         ctx.s3_ready = False
         ctx.s3_error = f"{type(exc).__name__}: {exc}"
@@ -107,7 +123,14 @@ def setup_s3(ctx: Context) -> None:
 
 def teardown_s3(ctx: Context) -> None:
     try:
-        for key in ("face.jpg", "labels.jpg", "too-large.jpg"):
+        if ctx.video_collection:
+            ctx.h.rekognition.delete_collection(CollectionId=ctx.video_collection)
+    except Exception:
+        pass
+    try:
+        for key in ("face.jpg", "labels.jpg", "too-large.jpg", ctx.video_key):
+            if not key:
+                continue
             ctx.h.s3.delete_object(Bucket=ctx.bucket, Key=key)
         ctx.h.s3.delete_bucket(Bucket=ctx.bucket)
     except Exception:
@@ -1167,6 +1190,205 @@ def other_image_flow(ctx: Context) -> None:
         image_errors(ctx, operation, {})
 
 
+# -- Rekognition Video ----------------------------------------------------------------------------
+# Each analysis: the Get* member that lists the results, and Start* parameters of its own.
+VIDEO_ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "LabelDetection": ("Labels", {"MinConfidence": 50, "Features": ["GENERAL_LABELS"]}),
+    "FaceDetection": ("Faces", {"FaceAttributes": "ALL"}),
+    "TextDetection": ("TextDetections", {"Filters": {"WordFilter": {"MinConfidence": 80}}}),
+    "PersonTracking": ("Persons", {}),
+    "ContentModeration": ("ModerationLabels", {"MinConfidence": 50}),
+    "FaceSearch": ("Persons", {"FaceMatchThreshold": 80}),
+    "SegmentDetection": ("Segments", {"SegmentTypes": ["TECHNICAL_CUE", "SHOT"]}),
+    "CelebrityRecognition": ("Celebrities", {}),
+}
+VIDEO_OPERATIONS = frozenset(f"{verb}{n}" for n in VIDEO_ANALYSES for verb in ("Start", "Get"))
+JOB_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+VIDEO_WAIT_SECONDS = 180.0
+
+
+def _upload_video(ctx: Context) -> None:
+    """The suite's clip (made with PyAV), else the shared MOT20 clip, in the bucket."""
+    with tempfile.TemporaryDirectory(prefix="conformance-video-") as tmp:
+        path = conformance_clip(ctx.photos.face, Path(tmp))
+        note = "video: a 2 s H.264 clip made with PyAV (caption, then the face photo)"
+        if path is None:
+            shared = testdata_dir()
+            mot = shared / "video" / "dlib__MOT20-05-raw_even_shorter.mp4" if shared else None
+            if mot is None or not mot.is_file():
+                ctx.video_note = f"video: none ({pyav_missing()}; no shared MOT20 clip either)"
+                return
+            path, note = mot, "video: the shared MOT20 clip (PyAV is not installed)"
+        ctx.h.s3.put_object(Bucket=ctx.bucket, Key="video.mp4", Body=path.read_bytes())
+    ctx.video_key, ctx.video_note = "video.mp4", note
+
+
+def video_channel(ctx: Context) -> dict[str, str]:
+    """A NotificationChannel whose topic does not exist: the job must still succeed."""
+    account = "123456789012"
+    return {
+        "SNSTopicArn": f"arn:aws:sns:{ctx.h.region}:{account}:{ctx.name('no-topic')}",
+        "RoleArn": f"arn:aws:iam::{account}:role/{ctx.name('video-role')}",
+    }
+
+
+def wait_video_job(ctx: Context, get: str, job_id: str) -> str:
+    """Poll a Get* (unrecorded) until the job is no longer IN_PROGRESS; its status."""
+    deadline = time.monotonic() + VIDEO_WAIT_SECONDS
+    while True:
+        status = getattr(ctx.h.rekognition, xform_name(get))(JobId=job_id)["JobStatus"]
+        if status != "IN_PROGRESS" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.25)
+
+
+def _video_start_problems(body: dict[str, Any]) -> list[str]:
+    job_id = str(body.get("JobId", ""))
+    return _problems((bool(JOB_ID_RE.match(job_id)), f"JobId {job_id!r} is not 64 hex digits"))
+
+
+def _video_get_problems(
+    body: dict[str, Any], job_id: str, items: str, metadata_list: bool
+) -> list[str]:
+    metadata = body.get("VideoMetadata")
+    if metadata_list:
+        metadata = (metadata or [None])[0]
+    return _problems(
+        (body.get("JobStatus") == "SUCCEEDED", f"JobStatus {body.get('JobStatus')}"),
+        (body.get("JobId") == job_id, "the JobId is not echoed"),
+        (isinstance(body.get(items), list), f"no {items} list"),
+        (
+            isinstance(metadata, dict) and metadata.get("Codec") == "h264",
+            f"VideoMetadata {metadata!r} does not name the h264 codec",
+        ),
+        (bool(body.get("Video", {}).get("S3Object")), "the Video is not echoed"),
+    )
+
+
+def video_flow(ctx: Context) -> None:
+    h = ctx.h
+    names = [n for n in VIDEO_ANALYSES if h.has(f"Start{n}", f"Get{n}")]
+    for name in names:
+        h.expect_error(
+            f"Get{name}", {"JobId": "0" * 64}, "ResourceNotFoundException", name="unknown JobId"
+        )
+    if not names or not ctx.s3_ready:
+        return
+    for name in names:
+        extra = VIDEO_ANALYSES[name][1]
+        for case, s3_object in (
+            ("missing object", {"Bucket": ctx.bucket, "Name": "no-such-video.mp4"}),
+            ("missing bucket", {"Bucket": ctx.name("no-such-bucket"), "Name": "video.mp4"}),
+        ):
+            params = {"Video": {"S3Object": s3_object}, **extra}
+            if name == "FaceSearch":  # the video is checked first
+                params["CollectionId"] = ctx.name("video-missing")
+            h.expect_error(
+                f"Start{name}", params, "InvalidS3ObjectException", name=f"Video.S3Object {case}"
+            )
+    if not ctx.video_key:
+        return
+    if "FaceSearch" in names:
+        h.expect_error(
+            "StartFaceSearch",
+            {"Video": ctx.s3_image(ctx.video_key), "CollectionId": ctx.name("video-missing")},
+            "ResourceNotFoundException",
+            name="collection does not exist",
+        )
+        if h.has("CreateCollection", "IndexFaces"):
+            with step():
+                ctx.video_collection = ctx.name("video-faces")
+                h.call("CreateCollection", {"CollectionId": ctx.video_collection}, name="for video")
+                h.call(
+                    "IndexFaces",
+                    {"CollectionId": ctx.video_collection, "Image": {"Bytes": ctx.photos.face}},
+                    name="a face to search videos for",
+                )
+        if not ctx.video_collection:
+            names.remove("FaceSearch")
+    for name in names:  # the collection stays for the CLI and JS runners (teardown_s3 ends it)
+        with step():
+            _video_analysis(ctx, name)
+
+
+def video_start_params(ctx: Context, name: str) -> dict[str, Any]:
+    """The Start* request of the analysis `name` in this run (the CLI and the JS SDK send it
+    again: with its ClientRequestToken, it names the same job)."""
+    params: dict[str, Any] = {
+        "Video": ctx.s3_image(ctx.video_key),
+        "ClientRequestToken": ctx.name(name)[:64],
+        "JobTag": f"conformance-{name}",
+        "NotificationChannel": video_channel(ctx),
+        **VIDEO_ANALYSES[name][1],
+    }
+    if name == "FaceSearch":
+        params["CollectionId"] = ctx.video_collection
+    return params
+
+
+def _video_analysis(ctx: Context, name: str) -> None:
+    h = ctx.h
+    items = VIDEO_ANALYSES[name][0]
+    start, get = f"Start{name}", f"Get{name}"
+    params = video_start_params(ctx, name)
+    job_id = h.call(start, params, name="the clip, every option", expect=_video_start_problems)[
+        "JobId"
+    ]
+    h.call(
+        start,
+        params,
+        name="the same ClientRequestToken again -> the same job",
+        expect=lambda b: _problems((b.get("JobId") == job_id, "a second job was started")),
+    )
+    h.expect_error(
+        start,
+        {**params, "JobTag": "conformance-changed"},
+        "IdempotentParameterMismatchException",
+        name="the same ClientRequestToken, other parameters",
+    )
+    wait_video_job(ctx, get, job_id)
+    as_list = name == "SegmentDetection"
+    first = h.call(
+        get,
+        {"JobId": job_id},
+        name="a finished job (its topic did not exist)",
+        expect=lambda b: _video_get_problems(b, job_id, items, as_list),
+    )
+    ctx.video_jobs[name] = job_id
+    page = h.call(
+        get,
+        {"JobId": job_id, "MaxResults": 1},
+        name="MaxResults 1",
+        expect=lambda b: _problems((len(b.get(items, [])) <= 1, f"more than one of {items}")),
+    )
+    if page.get("NextToken"):
+        h.call(
+            get, {"JobId": job_id, "MaxResults": 1, "NextToken": page["NextToken"]}, name="page 2"
+        )
+    else:
+        h.record(
+            Check(
+                get,
+                "boto3",
+                "call",
+                "MaxResults 1: no NextToken on the last page",
+                len(first.get(items, [])) <= 1,
+                "" if len(first.get(items, [])) <= 1 else "NextToken absent with more to read",
+            )
+        )
+    h.expect_error(
+        get,
+        {"JobId": job_id, "NextToken": "bm90LWEtdG9rZW4"},
+        "InvalidPaginationTokenException",
+        name="NextToken not issued by the server",
+    )
+    members = h.model.operation_model(get).input_shape.members
+    for option in ("SortBy", "AggregateBy"):
+        if option in members:
+            for value in members[option].enum:
+                h.call(get, {"JobId": job_id, option: value}, name=f"{option} {value}")
+
+
 FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "faces": (faces_flow, frozenset({"DetectFaces", "CompareFaces"})),
     "collections": (
@@ -1199,6 +1421,7 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
     "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
+    "video": (video_flow, VIDEO_OPERATIONS),
 }
 
 

@@ -13,6 +13,9 @@ Fixtures (all session-scoped, started only when a test asks for one):
   already running instead (a docker container, say).
 - `rekognition_client`, `s3_client`: boto3 clients pointed at it (region us-east-1, dummy
   credentials, one attempt per call so that an error shows at once).
+- `wait_for_job`: waits for a Rekognition Video job, `wait_for_job(rekognition_client.
+  get_label_detection, job_id)` -> the Get* answer once the job is no longer IN_PROGRESS
+  (rekognition_emulator.emulator.testing.wait_for_job; `all_pages` there reads every page).
 
 This module is loaded by every pytest run in an environment that has the package, so it
 imports nothing heavy at load time and starts nothing until a fixture is requested.
@@ -82,3 +85,12 @@ def s3_client(rekognition_endpoint: str) -> Any:
     """A boto3 S3 client pointed at the emulator's embedded S3 (same port)."""
     # Path-style addressing: `bucket.localhost` does not resolve everywhere.
     return _client("s3", rekognition_endpoint, s3={"addressing_style": "path"})
+
+
+@pytest.fixture(scope="session")
+def wait_for_job() -> Any:
+    """`wait_for_job(get, job_id, timeout=300, **params)`: call the Get* method `get` until the
+    job is no longer IN_PROGRESS; returns that answer."""
+    from rekognition_emulator.emulator.testing import wait_for_job as wait
+
+    return wait

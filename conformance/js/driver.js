@@ -23,6 +23,7 @@ import {
   InvalidImageFormatException,
   RekognitionServiceException,
 } from "@aws-sdk/client-rekognition";
+import * as rekognition from "@aws-sdk/client-rekognition";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const implemented = new Set(config.implemented);
@@ -124,6 +125,29 @@ if (has("DetectProtectiveEquipment")) {
     new DetectProtectiveEquipmentCommand({ Image: { Bytes: photo("face") },
       SummarizationAttributes: { MinConfidence: 80, RequiredEquipmentTypes: ["FACE_COVER"] } }),
     (o) => ((o.Persons ?? []).length === 1 && o.Summary ? [] : ["expected one person and a Summary"]));
+}
+// Rekognition Video: each analysis' Start* sent again with the boto3 run's ClientRequestToken
+// (the same job, finished), then its Get*.
+for (const [name, video] of Object.entries(config.video?.analyses ?? {})) {
+  const Start = rekognition[`Start${name}Command`];
+  const Get = rekognition[`Get${name}Command`];
+  if (!Start || !Get) continue;
+  await call(`Start${name}`, "the boto3 call's ClientRequestToken -> its job", new Start(video.start),
+    (o) => (o.JobId === video.jobId ? [] : [`JobId ${o.JobId}, expected ${video.jobId}`]));
+  await call(`Get${name}`, "MaxResults 5", new Get({ JobId: video.jobId, MaxResults: 5 }),
+    (o) => {
+      const problems = [];
+      if (o.JobStatus !== "SUCCEEDED") problems.push(`JobStatus ${o.JobStatus}`);
+      if (!Array.isArray(o[video.items])) problems.push(`no ${video.items} array`);
+      if (o.JobId !== video.jobId) problems.push("the JobId is not echoed");
+      return problems;
+    });
+}
+const firstVideo = Object.keys(config.video?.analyses ?? {})[0];
+if (firstVideo) {
+  const Get = rekognition[`Get${firstVideo}Command`];
+  await expectError(`Get${firstVideo}`, "a JobId that does not exist", new Get({ JobId: "0".repeat(64) }),
+    "ResourceNotFoundException", ResourceNotFoundException);
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));

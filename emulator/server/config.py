@@ -40,19 +40,50 @@ def default_data_dir() -> Path:
     return Path(base) / "rekognition-emulator"
 
 
+def _listed(items: list[str] | str) -> list[str]:
+    """The entries of a repeatable setting: the flag's values, or the env var's text, each
+    comma-separated, stripped, empty ones dropped."""
+    values = [items] if isinstance(items, str) else items
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
 def parse_credentials(items: list[str] | str) -> dict[str, str]:
     """`AKID:SECRET` pairs (the env var holds them comma-separated)."""
     creds: dict[str, str] = {}
-    for item in [items] if isinstance(items, str) else items:
-        for pair in item.split(","):
-            pair = pair.strip()
-            if not pair:
-                continue
-            key, sep, secret = pair.partition(":")
-            if not sep or not key or not secret:
-                raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
-            creds[key] = secret
+    for pair in _listed(items):
+        key, sep, secret = pair.partition(":")
+        if not sep or not key or not secret:
+            raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
+        creds[key] = secret
     return creds
+
+
+def parse_sampling(items: list[str] | str) -> dict[str, float]:
+    """`ANALYSIS=MS` pairs (the env var holds them comma-separated): milliseconds between the
+    frames a Rekognition Video analysis looks at, e.g. `LabelDetection=250`. ANALYSIS is the
+    name a Start*/Get* pair shares (FaceDetection, TextDetection ...), in any case."""
+    from rekognition_emulator.emulator.server.service_model import operation_names
+
+    names = set(operation_names())
+    pairs = [n[len("Start") :] for n in names if n.startswith("Start") and f"Get{n[5:]}" in names]
+    known = {pair.lower(): pair for pair in pairs}
+    out: dict[str, float] = {}
+    for pair in _listed(items):
+        name, sep, value = pair.partition("=")
+        canonical = known.get(name.strip().lower())
+        if not sep or canonical is None:
+            raise ValueError(
+                f"video sampling must look like ANALYSIS=MS with ANALYSIS one of "
+                f"{', '.join(sorted(known.values()))}, got {pair!r}"
+            )
+        try:
+            ms = float(value)
+        except ValueError:
+            raise ValueError(f"{pair!r}: the milliseconds are not a number") from None
+        if not ms > 0:
+            raise ValueError(f"{pair!r}: the interval must be more than 0 ms")
+        out[canonical] = ms
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,6 +153,16 @@ class Config:
     max_concurrent_jobs: int = setting(20, "jobs in progress per account and region", minimum=1)
     job_retention_days: float = setting(7.0, "days a finished job's results are kept", minimum=0)
     sync_jobs: bool = setting(False, "run each job to its end before Start* answers (tests)")
+    # -- Rekognition Video
+    video_sample_ms: dict[str, float] = setting(
+        default_factory=dict,
+        help="milliseconds between the frames one video analysis looks at (repeatable; the "
+        "env var comma-separated; defaults: 500, TextDetection 1000, PersonTracking and "
+        "FaceSearch 200)",
+        metavar="ANALYSIS=MS",
+        parse=parse_sampling,
+        repeat=True,
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):

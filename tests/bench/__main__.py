@@ -22,6 +22,7 @@ RUNS = [
     ["bench_search.py", "--n", "100000"],
     ["bench_custom_labels.py"],
     ["bench_jobs.py"],
+    ["bench_video.py"],
 ]
 
 
