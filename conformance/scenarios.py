@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.derive import minimal_input, violations
 from rekognition_emulator.conformance.harness import Check, Harness, StepFailed
 from rekognition_emulator.conformance.images import Photos, not_an_image, oversized_s3_object
@@ -56,6 +57,7 @@ IMAGE_MEMBERS: dict[str, tuple[str, ...]] = {
     "DetectModerationLabels": ("Image",),
     "DetectProtectiveEquipment": ("Image",),
     "RecognizeCelebrities": ("Image",),
+    "DetectCustomLabels": ("Image",),
 }
 # Face operations document the 80 px minimum side as InvalidParameterException.
 MIN_SIDE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage"}
@@ -1199,6 +1201,7 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
     "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
+    "custom-labels": (custom_labels.custom_labels_flow, custom_labels.OPERATIONS),
 }
 
 
