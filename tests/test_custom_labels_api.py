@@ -17,23 +17,11 @@ import botocore.exceptions
 import numpy as np
 import pytest
 
+from rekognition_emulator.conformance.custom_labels import picture
 from tests.conftest import jpeg, make_client
 from tests.custom_labels_kit import classification_line, manifest, put_manifest, wait_dataset
 
 BUCKET = "custom-labels-api"
-
-
-def picture(kind: str, seed: int, size: int = 160) -> bytes:
-    rng = np.random.default_rng(seed)
-    warm = kind == "warm"
-    img = np.full((size, size, 3), 225 if warm else 35, np.uint8)
-    for _ in range(6):
-        x, y = rng.integers(0, size - 40, 2)
-        w, h = rng.integers(20, 40, 2)
-        color = (rng.integers(200, 256), rng.integers(40, 120), 20) if warm else (20, rng.integers(120, 200), rng.integers(200, 256))  # fmt: skip
-        img[y : y + h, x : x + w] = color
-    noise = rng.integers(-12, 13, img.shape)
-    return jpeg(np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8))
 
 
 @pytest.fixture(scope="module")

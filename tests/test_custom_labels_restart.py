@@ -24,10 +24,11 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
+from rekognition_emulator.conformance.custom_labels import picture
 from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.conftest import make_client
 from tests.custom_labels_kit import classification_line, put_manifest, wait_dataset
-from tests.test_custom_labels_api import error_code, picture
+from tests.test_custom_labels_api import error_code
 
 BUCKET = "restart"
 
