@@ -19,13 +19,17 @@ import numpy as np
 from tests.bench.bench_custom_labels import manifest_rows
 
 
-def classification_line(bucket: str, key: str, *labels: str) -> dict[str, Any]:
+def s3_ref(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def classification_line(source_ref: str, *labels: str, attr: str = "label") -> dict[str, Any]:
     """An image-level line; several labels make a multi-label line (one attribute each)."""
-    line: dict[str, Any] = {"source-ref": f"s3://{bucket}/{key}"}
+    line: dict[str, Any] = {"source-ref": source_ref}
     for n, label in enumerate(labels):
-        attr = "label" if n == 0 else f"label-{n}"
-        line[attr] = 1
-        line[f"{attr}-metadata"] = {
+        name = attr if n == 0 else f"{attr}-{n}"
+        line[name] = 1
+        line[f"{name}-metadata"] = {
             "confidence": 1,
             "class-name": label,
             "human-annotated": "yes",
@@ -36,20 +40,24 @@ def classification_line(bucket: str, key: str, *labels: str) -> dict[str, Any]:
 
 
 def detection_line(
-    bucket: str,
-    key: str,
+    source_ref: str,
     size: tuple[int, int],
     boxes: Sequence[tuple[str, float, float, float, float]],
+    *,
+    attr: str = "bounding-box",
+    class_map: dict[str, str] | None = None,
+    objects: list[dict] | None = None,
 ) -> dict[str, Any]:
-    """An object-detection line; boxes are (label, left, top, width, height) in pixels."""
-    names = list(dict.fromkeys(b[0] for b in boxes))
+    """An object-detection line; boxes are (label, left, top, width, height) in pixels. The
+    class map numbers the labels in sorted order unless given (a label it lacks gets id 99)."""
+    names = sorted({b[0] for b in boxes})
     return {
-        "source-ref": f"s3://{bucket}/{key}",
-        "bounding-box": {
+        "source-ref": source_ref,
+        attr: {
             "image_size": [{"width": size[0], "height": size[1], "depth": 3}],
             "annotations": [
                 {
-                    "class_id": names.index(b[0]),
+                    "class_id": names.index(b[0]) if b[0] in names else 99,
                     "left": b[1],
                     "top": b[2],
                     "width": b[3],
@@ -58,9 +66,11 @@ def detection_line(
                 for b in boxes
             ],
         },
-        "bounding-box-metadata": {
-            "objects": [{"confidence": 1} for _ in boxes],
-            "class-map": {str(i): name for i, name in enumerate(names)},
+        f"{attr}-metadata": {
+            "objects": objects if objects is not None else [{"confidence": 1} for _ in boxes],
+            "class-map": class_map
+            if class_map is not None
+            else {str(i): n for i, n in enumerate(names)},  # fmt: skip
             "type": "groundtruth/object-detection",
             "human-annotated": "yes",
             "creation-date": "2024-05-01T12:00:00.000",

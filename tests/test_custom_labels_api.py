@@ -19,7 +19,13 @@ import pytest
 
 from rekognition_emulator.conformance.custom_labels import picture
 from tests.conftest import jpeg, make_client
-from tests.custom_labels_kit import classification_line, manifest, put_manifest, wait_dataset
+from tests.custom_labels_kit import (
+    classification_line,
+    manifest,
+    put_manifest,
+    s3_ref,
+    wait_dataset,
+)
 
 BUCKET = "custom-labels-api"
 
@@ -37,7 +43,11 @@ def photos(s3) -> dict[str, list[str]]:
 
 
 def lines(photos: dict[str, list[str]], n: int = 10) -> list[dict]:
-    return [classification_line(BUCKET, key, kind) for kind, ks in photos.items() for key in ks[:n]]
+    return [
+        classification_line(s3_ref(BUCKET, key), kind)
+        for kind, ks in photos.items()
+        for key in ks[:n]
+    ]
 
 
 def error_code(call, **kwargs) -> str:
@@ -125,7 +135,7 @@ def test_a_dataset_from_a_manifest_with_bad_lines_lists_entries_labels_and_error
     project = rek.create_project(ProjectName="cl-datasets")["ProjectArn"]
     good = lines(photos, 4)
     unlabelled = {"source-ref": f"s3://{BUCKET}/{photos['cool'][9]}"}  # valid, ignored in training
-    bad_box = classification_line(BUCKET, photos["warm"][9], "warm")
+    bad_box = classification_line(s3_ref(BUCKET, photos["warm"][9]), "warm")
     del bad_box["label-metadata"]["class-name"]  # an error inside the line, which stays
     body = manifest([*good, unlabelled, bad_box]) + b"this is not json\n" + manifest([good[0]])
     s3.put_object(Bucket=BUCKET, Key="manifests/mixed.manifest", Body=body)
@@ -167,7 +177,7 @@ def test_a_dataset_from_a_manifest_with_bad_lines_lists_entries_labels_and_error
 
     # UpdateDatasetEntries: a known source-ref is replaced, a new one added; the status
     # says UPDATE_* from the first DescribeDataset on.
-    changes = manifest([classification_line(BUCKET, photos["warm"][0], "cool"), classification_line(BUCKET, photos["warm"][8], "warm")])  # fmt: skip
+    changes = manifest([classification_line(s3_ref(BUCKET, photos["warm"][0]), "cool"), classification_line(s3_ref(BUCKET, photos["warm"][8]), "warm")])  # fmt: skip
     rek.update_dataset_entries(DatasetArn=train, Changes={"GroundTruth": changes})
     assert rek.describe_dataset(DatasetArn=train)["DatasetDescription"]["Status"] in ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")  # fmt: skip
     description = wait_dataset(rek, train)

@@ -21,6 +21,7 @@ from tests.custom_labels_kit import (
     detection_line,
     johns,
     put_manifest,
+    s3_ref,
     upload,
     voc_faces,
 )
@@ -60,7 +61,7 @@ def test_a_classifier_trained_from_a_manifest_labels_held_out_photos(rekognition
     right = total = 0
     for fold in range(4):
         train = [
-            classification_line(bucket, key, name)
+            classification_line(s3_ref(bucket, key), name)
             for name, ks in keys.items()
             for i, key in enumerate(ks)
             if i % 4 != fold
@@ -95,7 +96,7 @@ def test_a_detector_trained_on_boxes_localizes_faces_in_held_out_photos(rekognit
     lines = {}
     for path, size, boxes in train + test:
         (key,) = upload(s3, bucket, [path], testdata)
-        lines[path] = detection_line(bucket, key, size, [("face", *b) for b in boxes])
+        lines[path] = detection_line(s3_ref(bucket, key), size, [("face", *b) for b in boxes])
     training = put_manifest(s3, bucket, "manifests/faces-train.manifest", [lines[p] for p, _, _ in train])  # fmt: skip
     testing = put_manifest(s3, bucket, "manifests/faces-test.manifest", [lines[p] for p, _, _ in test])  # fmt: skip
     project = rekognition.create_project(ProjectName="voc-faces")["ProjectArn"]

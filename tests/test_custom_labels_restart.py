@@ -27,7 +27,7 @@ import pytest
 from rekognition_emulator.conformance.custom_labels import picture
 from rekognition_emulator.emulator.testing import EmulatorProcess
 from tests.conftest import make_client
-from tests.custom_labels_kit import classification_line, put_manifest, wait_dataset
+from tests.custom_labels_kit import classification_line, put_manifest, s3_ref, wait_dataset
 from tests.test_custom_labels_api import error_code
 
 BUCKET = "restart"
@@ -51,7 +51,7 @@ def upload_pictures(s3, per_kind: int) -> list[dict]:
         for i in range(per_kind):
             key = f"{kind}-{i}.jpg"
             s3.put_object(Bucket=BUCKET, Key=key, Body=picture(kind, i + (500 if kind == "cool" else 0)))  # fmt: skip
-            lines.append(classification_line(BUCKET, key, kind))
+            lines.append(classification_line(s3_ref(BUCKET, key), kind))
     return lines
 
 

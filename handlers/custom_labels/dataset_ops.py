@@ -131,11 +131,9 @@ def list_dataset_entries(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     }
     chosen = [line for line in lines_of(projects, ds.pk) if datasets.matches(line, **filters)]
     purpose = ["ListDatasetEntries", ctx.account, ctx.region, ds.arn, ds.updated_at, filters]
-    page, token = service(ctx.state).page(purpose, chosen, params, 100)
-    out: dict[str, Any] = {"DatasetEntries": [manifest.entry_json(line) for line in page]}
-    if token:
-        out["NextToken"] = token
-    return out
+    return service(ctx.state).page(
+        "DatasetEntries", purpose, chosen, params, 100, manifest.entry_json
+    )
 
 
 @operation("ListDatasetLabels")
@@ -144,11 +142,7 @@ def list_dataset_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     ds = _readable(projects, params["DatasetArn"], "ListDatasetLabels")
     labels = datasets.label_stats(lines_of(projects, ds.pk))
     purpose = ["ListDatasetLabels", ctx.account, ctx.region, ds.arn, ds.updated_at]
-    page, token = service(ctx.state).page(purpose, labels, params, 100)
-    out: dict[str, Any] = {"DatasetLabelDescriptions": page}
-    if token:
-        out["NextToken"] = token
-    return out
+    return service(ctx.state).page("DatasetLabelDescriptions", purpose, labels, params, 100)
 
 
 @operation("UpdateDatasetEntries")

@@ -23,7 +23,6 @@ import numpy as np
 
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.handlers.analysis import moderation
-from rekognition_emulator.handlers.analysis.numbers import f32
 from rekognition_emulator.handlers.custom_labels import lifecycle
 from rekognition_emulator.handlers.custom_labels.projects import CONTENT_MODERATION
 from rekognition_emulator.handlers.custom_labels.service import service
@@ -57,25 +56,6 @@ def base_confidences(rgb: np.ndarray) -> dict[str, float]:
     return moderation.with_parents(moderation.label_confidences(moderation.signals(rgb)))
 
 
-def shaped(confidences: dict[str, float], min_confidence: float) -> list[dict[str, object]]:
-    """ModerationLabels as DetectModerationLabels orders them (most confident first, a child
-    before its parent at equal confidence)."""
-    tax = moderation.taxonomy()
-    ranked = sorted(
-        ((n, c) for n, c in confidences.items() if n in tax and c >= min_confidence),
-        key=lambda kv: (-round(kv[1], 4), -tax[kv[0]].level, kv[0]),
-    )
-    return [
-        {
-            "Confidence": f32(conf),
-            "Name": name,
-            "ParentName": tax[name].parent,
-            "TaxonomyLevel": tax[name].level,
-        }
-        for name, conf in ranked
-    ]
-
-
 @dataclass(frozen=True)
 class ModerationAdapter:
     project_version_arn: str
@@ -92,7 +72,7 @@ class ModerationAdapter:
         self, rgb: np.ndarray, sig: moderation.Signals, min_confidence: float
     ) -> list[dict[str, object]]:
         base = moderation.with_parents(moderation.label_confidences(sig))
-        return shaped(self.confidences(rgb, base), min_confidence)
+        return moderation.labels_from_confidences(self.confidences(rgb, base), min_confidence)
 
     def detect(self, rgb: np.ndarray, min_confidence: float) -> dict[str, object]:
         """DetectModerationLabels' answer for one frame, through the adapter."""

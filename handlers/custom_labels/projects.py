@@ -9,7 +9,7 @@ from rekognition_emulator.emulator.aws import arns
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.server.context import RequestContext
 from rekognition_emulator.emulator.server.registry import operation
-from rekognition_emulator.emulator.store.projects import Project, Projects
+from rekognition_emulator.emulator.store.projects import Policy, Project, Projects
 from rekognition_emulator.handlers.custom_labels import lifecycle, policy
 from rekognition_emulator.handlers.custom_labels.service import millis, now, service
 
@@ -70,23 +70,18 @@ def describe_projects(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         p for p in projects.projects() if p.feature in features and (not names or p.name in names)
     ]
     purpose = ["DescribeProjects", ctx.account, ctx.region, sorted(names or []), sorted(features)]
-    page, token = service(ctx.state).page(purpose, chosen, params, 100)
-    out: dict[str, Any] = {
-        "ProjectDescriptions": [
-            {
-                "ProjectArn": p.arn,
-                "CreationTimestamp": p.created_at,
-                "Status": p.status,
-                "Datasets": dataset_metadata(projects, p),
-                "Feature": p.feature,
-                "AutoUpdate": p.auto_update,
-            }
-            for p in page
-        ]
-    }
-    if token:
-        out["NextToken"] = token
-    return out
+
+    def description(p: Project) -> dict[str, Any]:
+        return {
+            "ProjectArn": p.arn,
+            "CreationTimestamp": p.created_at,
+            "Status": p.status,
+            "Datasets": dataset_metadata(projects, p),
+            "Feature": p.feature,
+            "AutoUpdate": p.auto_update,
+        }
+
+    return service(ctx.state).page("ProjectDescriptions", purpose, chosen, params, 100, description)
 
 
 @operation("DeleteProject")
@@ -134,23 +129,18 @@ def list_project_policies(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     project = projects.project(params["ProjectArn"])
     found = projects.policies(project.pk)
     purpose = ["ListProjectPolicies", ctx.account, ctx.region, project.arn]
-    page, token = service(ctx.state).page(purpose, found, params, policy.MAX_POLICIES)
-    out: dict[str, Any] = {
-        "ProjectPolicies": [
-            {
-                "ProjectArn": project.arn,
-                "PolicyName": p.name,
-                "PolicyRevisionId": p.revision_id,
-                "PolicyDocument": p.document,
-                "CreationTimestamp": p.created_at,
-                "LastUpdatedTimestamp": p.updated_at,
-            }
-            for p in page
-        ]
-    }
-    if token:
-        out["NextToken"] = token
-    return out
+
+    def entry(p: Policy) -> dict[str, Any]:
+        return {
+            "ProjectArn": project.arn,
+            "PolicyName": p.name,
+            "PolicyRevisionId": p.revision_id,
+            "PolicyDocument": p.document,
+            "CreationTimestamp": p.created_at,
+            "LastUpdatedTimestamp": p.updated_at,
+        }
+
+    return service(ctx.state).page("ProjectPolicies", purpose, found, params, policy.MAX_POLICIES, entry)  # fmt: skip
 
 
 @operation("DeleteProjectPolicy")

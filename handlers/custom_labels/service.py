@@ -22,6 +22,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,17 +67,25 @@ class CustomLabels:
         return records.Projects(self.db, account, region)
 
     def page(
-        self, purpose: list[object], items: list[T], params: dict[str, Any], default_max: int
-    ) -> tuple[list[T], str | None]:
-        """One page of `items` for a List/Describe call and the NextToken of the next. The
-        token is good only for the same operation, caller and filters (`purpose`)."""
+        self,
+        member: str,
+        purpose: list[object],
+        items: list[T],
+        params: dict[str, Any],
+        default_max: int,
+        shape: Callable[[T], Any] = lambda item: item,
+    ) -> dict[str, Any]:
+        """A List/Describe call's answer: one page of `items` (each through `shape`) as
+        `member`, and the NextToken of the next page. The token is good only for the same
+        operation, caller and filters (`purpose`)."""
         scope = json.dumps(purpose, sort_keys=True, default=str)
         token = params.get("NextToken")
         start = self._tokens.read(scope, token) if token else 0
         size = params.get("MaxResults") or default_max
-        chunk = items[start : start + size]
-        more = start + size < len(items)
-        return chunk, self._tokens.issue(scope, start + size) if more else None
+        out: dict[str, Any] = {member: [shape(item) for item in items[start : start + size]]}
+        if start + size < len(items):
+            out["NextToken"] = self._tokens.issue(scope, start + size)
+        return out
 
     # -- models -------------------------------------------------------------------------------
     @property

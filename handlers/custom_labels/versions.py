@@ -129,6 +129,23 @@ def _manifests(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _new_version(ctx: RequestContext, projects: Projects, project: Project, params: dict[str, Any], status: str, request: dict[str, Any]) -> Version:  # fmt: skip
+    """A new version (VersionName, Tags of the call) in `status`, its ARN stamped now."""
+    created = now()
+    name = params["VersionName"]
+    arn = arns.project_version(ctx.region, ctx.account, project.name, name, millis(created))
+    return projects.create_version(
+        project.arn,
+        name,
+        arn,
+        status,
+        lifecycle.VERSION_MESSAGES[status],
+        created,
+        request,
+        params.get("Tags") or {},
+    )
+
+
 @operation("CreateProjectVersion")
 def create_project_version(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     projects = scope(ctx)
@@ -140,9 +157,6 @@ def create_project_version(ctx: RequestContext, params: dict[str, Any]) -> dict[
     if not (params.get("OutputConfig") or {}).get("S3Bucket"):
         raise errors.InvalidParameterException("OutputConfig needs an S3Bucket.")
     _training_sources(projects, project, params)
-    created = now()
-    name = params["VersionName"]
-    arn = arns.project_version(ctx.region, ctx.account, project.name, name, millis(created))
     request = {
         k: params[k]
         for k in (
@@ -155,18 +169,9 @@ def create_project_version(ctx: RequestContext, params: dict[str, Any]) -> dict[
         )  # fmt: skip
         if params.get(k) is not None
     }
-    version = projects.create_version(
-        project.arn,
-        name,
-        arn,
-        lifecycle.TRAINING_IN_PROGRESS,
-        lifecycle.VERSION_MESSAGES[lifecycle.TRAINING_IN_PROGRESS],
-        created,
-        request,
-        params.get("Tags") or {},
-    )
+    version = _new_version(ctx, projects, project, params, lifecycle.TRAINING_IN_PROGRESS, request)
     _submit(ctx, TRAIN_KIND, version.pk)
-    return {"ProjectVersionArn": arn}
+    return {"ProjectVersionArn": version.arn}
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -265,42 +270,46 @@ def _write_files(state: AppState, account: str, bucket: str, files: dict[str, by
     return None
 
 
-@job_kind(TRAIN_KIND, limited=False)
-def run_training(job: JobContext) -> dict[str, Any]:
+def _job_version(job: JobContext, working: str) -> tuple[CustomLabels, Projects, Version] | None:  # fmt: skip
+    """The version a job acts on, if it is still in the job's `working` status (else the
+    job has nothing to do: an earlier run of it settled the version, or it was deleted)."""
     svc = service(job.state)  # type: ignore[arg-type]
     projects = svc.scope(job.account, job.region)
     version = projects.version_by_pk(job.params["version_pk"])
-    if version is None or version.status != lifecycle.TRAINING_IN_PROGRESS:
-        return {}  # settled by an earlier run of this job, or deleted
-    working = {lifecycle.TRAINING_IN_PROGRESS}
+    if version is None or version.status != working:
+        return None
+    return svc, projects, version
+
+
+def _settle(projects: Projects, version: Version, status: str, message: str, **fields: Any) -> dict[str, Any]:  # fmt: skip
+    """End the job's version in `status` (if it is still in its working status)."""
+    projects.update_version(version.pk, {version.status}, status=status, status_message=message, **fields)  # fmt: skip
+    return {"status": status}
+
+
+@job_kind(TRAIN_KIND, limited=False)
+def run_training(job: JobContext) -> dict[str, Any]:
+    found = _job_version(job, lifecycle.TRAINING_IN_PROGRESS)
+    if found is None:
+        return {}
+    svc, projects, version = found
     try:
         project = projects.project_by_pk(version.project_pk)
         try:
             train, test = _inputs(job, projects, project, version)
             outcome = _outcome(job, svc, project, version, train, test)
         except _Unusable as exc:
-            projects.update_version(version.pk, working, status=lifecycle.TRAINING_FAILED, status_message=str(exc))  # fmt: skip
-            return {"status": lifecycle.TRAINING_FAILED}
+            return _settle(projects, version, lifecycle.TRAINING_FAILED, str(exc))
         bucket = version.request["OutputConfig"]["S3Bucket"]
         failed = _write_files(svc.state, job.account, bucket, outcome.files)
         result = _training_result(version, outcome, test)
         if failed or outcome.model is None:
-            projects.update_version(version.pk, working, status=lifecycle.TRAINING_FAILED, status_message=failed or outcome.status_message, result=result)  # fmt: skip
-            return {"status": lifecycle.TRAINING_FAILED}
+            return _settle(projects, version, lifecycle.TRAINING_FAILED, failed or outcome.status_message, result=result)  # fmt: skip
         path = svc.save_model(version.pk, outcome.model)
-        projects.update_version(
-            version.pk,
-            working,
-            status=lifecycle.TRAINING_COMPLETED,
-            status_message=outcome.status_message,
-            result=result,
-            model_file=path,
-        )
-        return {"status": lifecycle.TRAINING_COMPLETED, "f1": outcome.f1}
+        return _settle(projects, version, lifecycle.TRAINING_COMPLETED, outcome.status_message, result=result, model_file=path)  # fmt: skip
     except Exception:
         log.exception("training of %s failed", version.arn)
-        projects.update_version(version.pk, working, status=lifecycle.TRAINING_FAILED, status_message=INTERNAL)  # fmt: skip
-        return {"status": lifecycle.TRAINING_FAILED}
+        return _settle(projects, version, lifecycle.TRAINING_FAILED, INTERNAL)
 
 
 # -- DescribeProjectVersions -----------------------------------------------------------------------------
@@ -340,11 +349,9 @@ def describe_project_versions(ctx: RequestContext, params: dict[str, Any]) -> di
     names = params.get("VersionNames")
     chosen = [v for v in projects.versions(project.pk) if not names or v.name in names]
     purpose = ["DescribeProjectVersions", ctx.account, ctx.region, project.arn, sorted(names or [])]
-    page, token = service(ctx.state).page(purpose, chosen, params, 100)
-    out: dict[str, Any] = {"ProjectVersionDescriptions": [describe(v, project) for v in page]}
-    if token:
-        out["NextToken"] = token
-    return out
+    return service(ctx.state).page(
+        "ProjectVersionDescriptions", purpose, chosen, params, 100, lambda v: describe(v, project)
+    )
 
 
 # -- Start / Stop / Delete -----------------------------------------------------------------------------
@@ -395,11 +402,10 @@ def start_project_version(ctx: RequestContext, params: dict[str, Any]) -> dict[s
 
 @job_kind(START_KIND, limited=False)
 def run_start(job: JobContext) -> dict[str, Any]:
-    svc = service(job.state)  # type: ignore[arg-type]
-    projects = svc.scope(job.account, job.region)
-    version = projects.version_by_pk(job.params["version_pk"])
-    if version is None or version.status != lifecycle.STARTING:
+    found = _job_version(job, lifecycle.STARTING)
+    if found is None:
         return {}
+    svc, projects, version = found
     try:
         svc.model(version)
         svc.extractor.pooled([])  # the feature model's session, before the first image
@@ -407,8 +413,7 @@ def run_start(job: JobContext) -> dict[str, Any]:
     except ModelFileError as exc:
         log.error("model version %s cannot start: %s", version.arn, exc)
         status, message = lifecycle.FAILED, f"The model failed to start: {exc}"
-    projects.update_version(version.pk, {lifecycle.STARTING}, status=status, status_message=message)
-    return {"status": status}
+    return _settle(projects, version, status, message)
 
 
 @operation("StopProjectVersion")
@@ -484,27 +489,15 @@ def copy_project_version(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     lifecycle.require("CopyProjectVersion", original.status, src_arn)
     if not (params.get("OutputConfig") or {}).get("S3Bucket"):
         raise errors.InvalidParameterException("OutputConfig needs an S3Bucket.")
-    created = now()
-    name = params["VersionName"]
-    arn = arns.project_version(ctx.region, ctx.account, destination.name, name, millis(created))
     request = {
         "OutputConfig": params["OutputConfig"],
         "SourceProjectVersionArn": src_arn,
         **({"KmsKeyId": params["KmsKeyId"]} if params.get("KmsKeyId") else {}),
         **({k: original.request[k] for k in ("VersionDescription",) if k in original.request}),
     }
-    version = projects.create_version(
-        destination.arn,
-        name,
-        arn,
-        lifecycle.COPYING_IN_PROGRESS,
-        lifecycle.VERSION_MESSAGES[lifecycle.COPYING_IN_PROGRESS],
-        created,
-        request,
-        params.get("Tags") or {},
-    )
+    version = _new_version(ctx, projects, destination, params, lifecycle.COPYING_IN_PROGRESS, request)  # fmt: skip
     _submit(ctx, COPY_KIND, version.pk, source_pk=original.pk, source_account=source.account)
-    return {"ProjectVersionArn": arn}
+    return {"ProjectVersionArn": version.arn}
 
 
 def _copied_files(svc: CustomLabels, job: JobContext, original: Version, source_account: str, project: Project, version: Version) -> dict[str, Any]:  # fmt: skip
@@ -539,12 +532,10 @@ def _copied_files(svc: CustomLabels, job: JobContext, original: Version, source_
 
 @job_kind(COPY_KIND, limited=False)
 def run_copy(job: JobContext) -> dict[str, Any]:
-    svc = service(job.state)  # type: ignore[arg-type]
-    projects = svc.scope(job.account, job.region)
-    version = projects.version_by_pk(job.params["version_pk"])
-    if version is None or version.status != lifecycle.COPYING_IN_PROGRESS:
+    found = _job_version(job, lifecycle.COPYING_IN_PROGRESS)
+    if found is None:
         return {}
-    working = {lifecycle.COPYING_IN_PROGRESS}
+    svc, projects, version = found
     original = projects.version_by_pk(job.params["source_pk"])
     try:
         if original is None or original.status not in lifecycle.TRAINED:
@@ -554,21 +545,12 @@ def run_copy(job: JobContext) -> dict[str, Any]:
         result = _copied_files(svc, job, original, job.params["source_account"], project, version)
         path = svc.save_model(version.pk, model)
     except (ModelFileError, errors.AWSError) as exc:
-        projects.update_version(version.pk, working, status=lifecycle.COPYING_FAILED, status_message=f"The model could not be copied: {exc}")  # fmt: skip
-        return {"status": lifecycle.COPYING_FAILED}
+        return _settle(projects, version, lifecycle.COPYING_FAILED, f"The model could not be copied: {exc}")  # fmt: skip
     except Exception:
         log.exception("copy to %s failed", version.arn)
-        projects.update_version(version.pk, working, status=lifecycle.COPYING_FAILED, status_message=INTERNAL)  # fmt: skip
-        return {"status": lifecycle.COPYING_FAILED}
-    projects.update_version(
-        version.pk,
-        working,
-        status=lifecycle.COPYING_COMPLETED,
-        status_message=lifecycle.VERSION_MESSAGES[lifecycle.COPYING_COMPLETED],
-        result=result,
-        model_file=path,
-    )
-    return {"status": lifecycle.COPYING_COMPLETED}
+        return _settle(projects, version, lifecycle.COPYING_FAILED, INTERNAL)
+    message = lifecycle.VERSION_MESSAGES[lifecycle.COPYING_COMPLETED]
+    return _settle(projects, version, lifecycle.COPYING_COMPLETED, message, result=result, model_file=path)  # fmt: skip
 
 
 def _load(svc: CustomLabels, version: Version) -> TrainedModel:
