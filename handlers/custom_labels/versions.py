@@ -36,6 +36,7 @@ from rekognition_emulator.handlers.custom_labels import (
     datasets,
     evaluation,
     lifecycle,
+    moderation_adapter,
     policy,
     training,
 )
@@ -217,8 +218,6 @@ def _outcome(job: JobContext, svc: CustomLabels, project: Project, version: Vers
         return s3.get_object(job.account, bucket, key, None)
 
     if project.feature == CONTENT_MODERATION:
-        from rekognition_emulator.handlers.custom_labels import moderation_adapter
-
         unknown = sorted({n for line in train + (test or []) for n in line.image_labels} - set(moderation_adapter.base_labels()))  # fmt: skip
         if unknown:
             raise _Unusable(
@@ -231,7 +230,7 @@ def _outcome(job: JobContext, svc: CustomLabels, project: Project, version: Vers
     return training.train(svc.extractor, train, test, read, target)
 
 
-def _training_result(version: Version, outcome: training.Outcome, test_given: list[Line] | None) -> dict[str, Any]:  # fmt: skip
+def _training_result(version: Version, outcome: training.Outcome) -> dict[str, Any]:
     bucket = version.request["OutputConfig"]["S3Bucket"]
     keys = outcome.keys
     request = version.request
@@ -302,7 +301,7 @@ def run_training(job: JobContext) -> dict[str, Any]:
             return _settle(projects, version, lifecycle.TRAINING_FAILED, str(exc))
         bucket = version.request["OutputConfig"]["S3Bucket"]
         failed = _write_files(svc.state, job.account, bucket, outcome.files)
-        result = _training_result(version, outcome, test)
+        result = _training_result(version, outcome)
         if failed or outcome.model is None:
             return _settle(projects, version, lifecycle.TRAINING_FAILED, failed or outcome.status_message, result=result)  # fmt: skip
         path = svc.save_model(version.pk, outcome.model)
