@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.harness import Check
 from rekognition_emulator.conformance.scenarios import (
     VIDEO_ANALYSES,
@@ -283,6 +284,8 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                 "a JobId that does not exist",
                 error="ResourceNotFoundException",
             )
+        if h.has(*custom_labels.OPERATIONS) and ctx.s3_ready:
+            custom_labels_commands(ctx, aws_call, home)
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",
@@ -311,3 +314,63 @@ def _cli_args(params: dict[str, Any]) -> list[str]:
         else:
             args.append(str(value))
     return args
+def custom_labels_commands(ctx: Context, aws_call: Any, home: str) -> None:
+    """The 20 Custom Labels operations as `aws rekognition` commands (and its waiters)."""
+    h, bucket = ctx.h, ctx.bucket
+    custom_labels.upload_training_set(h.s3, bucket)
+    name = ctx.name("cli-cl")
+    out = aws_call("CreateProject", ["create-project", "--project-name", name], "create-project")
+    if out is None:
+        return
+    project = out["ProjectArn"]
+    aws_call("DescribeProjects", ["describe-projects", "--project-names", name], "describe-projects")  # fmt: skip
+    source = {"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": custom_labels.MANIFEST_KEY}}}  # fmt: skip
+    made = aws_call("CreateDataset", ["create-dataset", "--project-arn", project, "--dataset-type", "TRAIN", "--dataset-source", json.dumps(source)], "create-dataset --dataset-source (manifest)")  # fmt: skip
+    empty = aws_call("CreateDataset", ["create-dataset", "--project-arn", project, "--dataset-type", "TEST"], "create-dataset (empty)")  # fmt: skip
+    if made is None or empty is None:
+        return
+    train, test = made["DatasetArn"], empty["DatasetArn"]
+
+    def settled() -> None:
+        for arn in (train, test):
+            custom_labels.wait_settled(h.rekognition, arn)
+
+    settled()
+    aws_call("DescribeDataset", ["describe-dataset", "--dataset-arn", train], "describe-dataset")
+    aws_call("DescribeDataset", ["describe-dataset", "--dataset-arn", train + "0"], "describe-dataset of a missing dataset", error="ResourceNotFoundException")  # fmt: skip
+    aws_call("ListDatasetEntries", ["list-dataset-entries", "--dataset-arn", train, "--labeled"], "list-dataset-entries --labeled")  # fmt: skip
+    aws_call("ListDatasetLabels", ["list-dataset-labels", "--dataset-arn", train], "list-dataset-labels")  # fmt: skip
+    line = json.dumps(custom_labels.classification_line(bucket, f"{custom_labels.PREFIX}/cool-0.jpg", "cool"))  # fmt: skip
+    # AWS CLI v1 sends a blob given in JSON input as the text it is (v2 would read base64).
+    aws_call("UpdateDatasetEntries", ["update-dataset-entries", "--dataset-arn", train, "--changes", json.dumps({"GroundTruth": line})], "update-dataset-entries --changes (JSON)")  # fmt: skip
+    settled()
+    aws_call("DescribeDataset", ["describe-dataset", "--dataset-arn", train], "describe-dataset after the update", expect=lambda o: [] if o["DatasetDescription"]["Status"] == "UPDATE_COMPLETE" else [f"status {o['DatasetDescription']['Status']}: {o['DatasetDescription']['StatusMessage']}"])  # fmt: skip
+    aws_call("DistributeDatasetEntries", ["distribute-dataset-entries", "--datasets", f"Arn={train}", f"Arn={test}"], "distribute-dataset-entries")  # fmt: skip
+    settled()
+    output = f"S3Bucket={bucket},S3KeyPrefix={custom_labels.PREFIX}/cli-output"
+    version = aws_call("CreateProjectVersion", ["create-project-version", "--project-arn", project, "--version-name", "v1", "--output-config", output], "create-project-version")  # fmt: skip
+    if version is None:
+        return
+    arn = version["ProjectVersionArn"]
+    aws_call("DescribeProjectVersions", ["wait", "project-version-training-completed", "--project-arn", project, "--version-names", "v1"], "wait project-version-training-completed")  # fmt: skip
+    aws_call("DescribeProjectVersions", ["describe-project-versions", "--project-arn", project], "describe-project-versions", expect=lambda o: [] if o["ProjectVersionDescriptions"][0]["Status"] == "TRAINING_COMPLETED" else ["not trained"])  # fmt: skip
+    aws_call("StartProjectVersion", ["start-project-version", "--project-version-arn", arn, "--min-inference-units", "1"], "start-project-version")  # fmt: skip
+    aws_call("DescribeProjectVersions", ["wait", "project-version-running", "--project-arn", project, "--version-names", "v1"], "wait project-version-running")  # fmt: skip
+    picture = Path(home) / "warm.jpg"
+    picture.write_bytes(custom_labels.picture("warm", 4000))
+    aws_call("DetectCustomLabels", ["detect-custom-labels", "--project-version-arn", arn, "--image-bytes", f"fileb://{picture}"], "detect-custom-labels --image-bytes fileb://", expect=lambda o: [] if [x["Name"] for x in o["CustomLabels"]][:1] == ["warm"] else [f"labels {o['CustomLabels']}"])  # fmt: skip
+    aws_call("StopProjectVersion", ["stop-project-version", "--project-version-arn", arn], "stop-project-version")  # fmt: skip
+    aws_call("StopProjectVersion", ["stop-project-version", "--project-version-arn", arn], "stop-project-version of a stopped model", error="ResourceInUseException")  # fmt: skip
+    document = Path(home) / "policy.json"
+    document.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "rekognition:CopyProjectVersion", "Resource": arn}]}))  # fmt: skip
+    put = aws_call("PutProjectPolicy", ["put-project-policy", "--project-arn", project, "--policy-name", "share", "--policy-document", f"file://{document}"], "put-project-policy --policy-document file://")  # fmt: skip
+    aws_call("ListProjectPolicies", ["list-project-policies", "--project-arn", project], "list-project-policies")  # fmt: skip
+    if put is not None:
+        aws_call("DeleteProjectPolicy", ["delete-project-policy", "--project-arn", project, "--policy-name", "share", "--policy-revision-id", put["PolicyRevisionId"]], "delete-project-policy")  # fmt: skip
+    copied = aws_call("CopyProjectVersion", ["copy-project-version", "--source-project-arn", project, "--source-project-version-arn", arn, "--destination-project-arn", project, "--version-name", "v1-copy", "--output-config", output], "copy-project-version")  # fmt: skip
+    for version_arn in [arn] + ([copied["ProjectVersionArn"]] if copied else []):
+        aws_call("DeleteProjectVersion", ["delete-project-version", "--project-version-arn", version_arn], "delete-project-version")  # fmt: skip
+    for dataset in (train, test):
+        aws_call("DeleteDataset", ["delete-dataset", "--dataset-arn", dataset], "delete-dataset")
+    custom_labels.wait_gone(h.rekognition, name)
+    aws_call("DeleteProject", ["delete-project", "--project-arn", project], "delete-project")

@@ -1,7 +1,7 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
 SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, every Rekognition Video
-pair, and error cases), where
-`node` and `npm` are available.
+pair, the 20 Custom Labels operations with the SDK's two waiters, and error cases), where `node`
+and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
 conformance/js/node_modules (git-ignored), or, when that folder is not writable (an
@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.harness import Check
 from rekognition_emulator.conformance.scenarios import (
     VIDEO_ANALYSES,
@@ -42,6 +43,7 @@ JS_OPERATIONS = {
     "DetectModerationLabels",
     "DetectProtectiveEquipment",
     *VIDEO_OPERATIONS,
+    *custom_labels.OPERATIONS,
 }
 
 
@@ -128,6 +130,22 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
             }
         },
     }
+    if custom_labels.OPERATIONS <= h.implemented and ctx.s3_ready:
+        custom_labels.upload_training_set(h.s3, ctx.bucket)
+        warm = Path(files["face"]).parent / "custom-labels-warm.jpg"  # the run's photo folder
+        warm.write_bytes(custom_labels.picture("warm", 5000))
+        config["images"]["warm"] = str(warm)  # type: ignore[index]
+        config["customLabels"] = {
+            "bucket": ctx.bucket,
+            "manifest": custom_labels.MANIFEST_KEY,
+            "project": ctx.name("js-cl"),
+            "output": f"{custom_labels.PREFIX}/js-output",
+            "line": json.dumps(
+                custom_labels.classification_line(
+                    ctx.bucket, f"{custom_labels.PREFIX}/cool-0.jpg", "cool"
+                )
+            ),  # fmt: skip
+        }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
         config_path = fh.name

@@ -24,6 +24,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import OperationModel
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.derive import minimal_input, violations
 from rekognition_emulator.conformance.harness import Check, Harness, StepFailed
 from rekognition_emulator.conformance.images import (
@@ -66,6 +67,7 @@ IMAGE_MEMBERS: dict[str, tuple[str, ...]] = {
     "DetectModerationLabels": ("Image",),
     "DetectProtectiveEquipment": ("Image",),
     "RecognizeCelebrities": ("Image",),
+    "DetectCustomLabels": ("Image",),
 }
 # Face operations document the 80 px minimum side as InvalidParameterException.
 MIN_SIDE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage"}
@@ -1422,6 +1424,7 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
     "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
     "video": (video_flow, VIDEO_OPERATIONS),
+    "custom-labels": (custom_labels.custom_labels_flow, custom_labels.OPERATIONS),
 }
 
 

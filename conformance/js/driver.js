@@ -19,6 +19,30 @@ import {
   SearchFacesByImageCommand,
   DetectModerationLabelsCommand,
   DetectProtectiveEquipmentCommand,
+  CreateProjectCommand,
+  DescribeProjectsCommand,
+  DeleteProjectCommand,
+  CreateDatasetCommand,
+  DescribeDatasetCommand,
+  ListDatasetEntriesCommand,
+  ListDatasetLabelsCommand,
+  UpdateDatasetEntriesCommand,
+  DistributeDatasetEntriesCommand,
+  DeleteDatasetCommand,
+  CreateProjectVersionCommand,
+  DescribeProjectVersionsCommand,
+  StartProjectVersionCommand,
+  StopProjectVersionCommand,
+  DeleteProjectVersionCommand,
+  CopyProjectVersionCommand,
+  DetectCustomLabelsCommand,
+  PutProjectPolicyCommand,
+  ListProjectPoliciesCommand,
+  DeleteProjectPolicyCommand,
+  waitUntilProjectVersionTrainingCompleted,
+  waitUntilProjectVersionRunning,
+  ResourceInUseException,
+  ResourceNotReadyException,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -151,6 +175,71 @@ if (firstVideo) {
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));
+}
+
+// Custom Labels: a model trained from the manifest the boto3 scenario left in the bucket.
+const cl = config.customLabels;
+if (cl && has("CreateProject")) {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const settled = async (arn) => {
+    for (let i = 0; i < 1200; i++) {
+      const o = await client.send(new DescribeDatasetCommand({ DatasetArn: arn }));
+      if (!o.DatasetDescription.Status.endsWith("IN_PROGRESS")) return o.DatasetDescription;
+      await sleep(50);
+    }
+    return null;
+  };
+  const project = (await call("CreateProject", "new project", new CreateProjectCommand({ ProjectName: cl.project })))?.ProjectArn;
+  if (project) {
+    await call("DescribeProjects", "the project", new DescribeProjectsCommand({ ProjectNames: [cl.project] }),
+      (o) => (o.ProjectDescriptions?.[0]?.CreationTimestamp instanceof Date ? [] : ["CreationTimestamp is not read as a Date"]));
+    const source = { GroundTruthManifest: { S3Object: { Bucket: cl.bucket, Name: cl.manifest } } };
+    const train = (await call("CreateDataset", "from a manifest", new CreateDatasetCommand({ ProjectArn: project, DatasetType: "TRAIN", DatasetSource: source })))?.DatasetArn;
+    const test = (await call("CreateDataset", "empty", new CreateDatasetCommand({ ProjectArn: project, DatasetType: "TEST" })))?.DatasetArn;
+    if (train && test) {
+      await settled(train);
+      await call("DescribeDataset", "complete, with DatasetStats", new DescribeDatasetCommand({ DatasetArn: train }),
+        (o) => (o.DatasetDescription?.DatasetStats?.TotalEntries > 0 ? [] : ["no entries"]));
+      await call("ListDatasetEntries", "labelled entries", new ListDatasetEntriesCommand({ DatasetArn: train, Labeled: true }));
+      await call("ListDatasetLabels", "labels", new ListDatasetLabelsCommand({ DatasetArn: train }));
+      await call("UpdateDatasetEntries", "one entry again", new UpdateDatasetEntriesCommand({ DatasetArn: train, Changes: { GroundTruth: new TextEncoder().encode(cl.line) } }));
+      await settled(train);
+      await call("DistributeDatasetEntries", "20 % to test", new DistributeDatasetEntriesCommand({ Datasets: [{ Arn: train }, { Arn: test }] }));
+      await settled(train);
+      await settled(test);
+      const output = { S3Bucket: cl.bucket, S3KeyPrefix: cl.output };
+      const version = (await call("CreateProjectVersion", "from the datasets", new CreateProjectVersionCommand({ ProjectArn: project, VersionName: "v1", OutputConfig: output })))?.ProjectVersionArn;
+      if (version) {
+        await waitUntilProjectVersionTrainingCompleted({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ProjectArn: project });
+        await call("DescribeProjectVersions", "trained", new DescribeProjectVersionsCommand({ ProjectArn: project }),
+          (o) => (o.ProjectVersionDescriptions?.[0]?.Status === "TRAINING_COMPLETED" ? [] : ["not TRAINING_COMPLETED"]));
+        await expectError("DetectCustomLabels", "model not started", new DetectCustomLabelsCommand({ ProjectVersionArn: version, Image: { Bytes: photo("warm") } }), "ResourceNotReadyException", ResourceNotReadyException);
+        await call("StartProjectVersion", "start", new StartProjectVersionCommand({ ProjectVersionArn: version, MinInferenceUnits: 1 }));
+        await waitUntilProjectVersionRunning({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { ProjectArn: project });
+        await call("DetectCustomLabels", "a warm picture", new DetectCustomLabelsCommand({ ProjectVersionArn: version, Image: { Bytes: photo("warm") } }),
+          (o) => (o.CustomLabels?.[0]?.Name === "warm" ? [] : [`labels ${JSON.stringify(o.CustomLabels)}`]));
+        await call("StopProjectVersion", "stop", new StopProjectVersionCommand({ ProjectVersionArn: version }));
+        await expectError("StopProjectVersion", "not running", new StopProjectVersionCommand({ ProjectVersionArn: version }), "ResourceInUseException", ResourceInUseException);
+        const doc = JSON.stringify({ Statement: [{ Effect: "Allow", Principal: { AWS: "111122223333" }, Action: "rekognition:CopyProjectVersion", Resource: version }] });
+        const revision = (await call("PutProjectPolicy", "new policy", new PutProjectPolicyCommand({ ProjectArn: project, PolicyName: "share", PolicyDocument: doc })))?.PolicyRevisionId;
+        await call("ListProjectPolicies", "one policy", new ListProjectPoliciesCommand({ ProjectArn: project }),
+          (o) => (o.ProjectPolicies?.[0]?.PolicyRevisionId === revision ? [] : ["revision"]));
+        await call("DeleteProjectPolicy", "current revision", new DeleteProjectPolicyCommand({ ProjectArn: project, PolicyName: "share", PolicyRevisionId: revision }));
+        const copy = (await call("CopyProjectVersion", "within the account", new CopyProjectVersionCommand({ SourceProjectArn: project, SourceProjectVersionArn: version, DestinationProjectArn: project, VersionName: "v1-copy", OutputConfig: output })))?.ProjectVersionArn;
+        for (const arn of [version, copy].filter(Boolean)) {
+          await call("DeleteProjectVersion", "stopped model", new DeleteProjectVersionCommand({ ProjectVersionArn: arn }));
+        }
+      }
+      for (const arn of [train, test]) await call("DeleteDataset", "dataset", new DeleteDatasetCommand({ DatasetArn: arn }));
+      for (let i = 0; i < 1200; i++) {
+        const o = await client.send(new DescribeProjectsCommand({ ProjectNames: [cl.project] }));
+        if (!o.ProjectDescriptions?.[0]?.Datasets?.length) break;
+        await sleep(50);
+      }
+    }
+    await expectError("DescribeDataset", "dataset that does not exist", new DescribeDatasetCommand({ DatasetArn: `${project.replace(/\/\d+$/, "")}/dataset/train/1` }), "ResourceNotFoundException", ResourceNotFoundException);
+    await call("DeleteProject", "empty project", new DeleteProjectCommand({ ProjectArn: project }));
+  }
 }
 
 process.stdout.write(JSON.stringify(results));

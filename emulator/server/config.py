@@ -163,6 +163,13 @@ class Config:
         parse=parse_sampling,
         repeat=True,
     )
+    # -- Custom Labels
+    custom_labels_wait: float = setting(
+        30.0,
+        "seconds CreateProjectVersion / StartProjectVersion / CopyProjectVersion wait for their "
+        "job before answering (a small model is trained by then)",
+        minimum=0,
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):

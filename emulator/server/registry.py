@@ -129,6 +129,25 @@ def cli_commands() -> Mapping[str, CliCommand]:
     return dict(_COMMANDS)
 
 
+# -- start-up hooks ----------------------------------------------------------------------
+StartupHook = Callable[[Any], None]  # (AppState) -> None
+_STARTUP: list[StartupHook] = []
+
+
+def on_startup(fn: StartupHook) -> StartupHook:
+    """Run `fn(state)` when a server starts, after the store and the job engine are open
+    (a family that keeps state of its own opens it then: restart reconciliation, and a
+    service that exists before the first admin reset so that the reset wipes it too)."""
+    if fn not in _STARTUP:
+        _STARTUP.append(fn)
+    return fn
+
+
+def startup_hooks() -> list[StartupHook]:
+    load_handlers()
+    return list(_STARTUP)
+
+
 # -- discovery ----------------------------------------------------------------------------
 _loaded = False
 _load_lock = threading.Lock()

@@ -186,9 +186,82 @@ CREATE TABLE job_outbox (
 );
 """
 
+# Schema 3: Rekognition Custom Labels (store/projects.py): projects, their datasets and the
+# datasets' entries (one JSON line each), model versions, project policies, and the tags of
+# projects, datasets and versions (by ARN).
+_V3 = """
+CREATE TABLE cl_projects (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    -- CUSTOM_LABELS | CONTENT_MODERATION
+    feature TEXT NOT NULL,
+    auto_update TEXT,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE cl_datasets (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_pk INTEGER NOT NULL,
+    -- TRAIN | TEST: one of each a project
+    kind TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    status_code TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (project_pk, kind)
+);
+-- A dataset's entries in order; `line` is the JSON line with the errors found in it.
+CREATE TABLE cl_entries (
+    dataset_pk INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (dataset_pk, seq)
+) WITHOUT ROWID;
+CREATE TABLE cl_versions (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_pk INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    -- what the creating call asked for (OutputConfig, TrainingData, ...), JSON
+    request TEXT NOT NULL,
+    -- what training produced for DescribeProjectVersions (EvaluationResult, ...), JSON
+    result TEXT,
+    min_units INTEGER,
+    max_units INTEGER,
+    -- the trained model's file, relative to the data dir (written before the status says so)
+    model_file TEXT,
+    UNIQUE (project_pk, name)
+);
+CREATE TABLE cl_policies (
+    project_pk INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (project_pk, name)
+) WITHOUT ROWID;
+CREATE TABLE cl_tags (
+    arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collections, faces, users and tags", _script(_V1)),
     Migration(2, "the job engine's tables", _script(_V2)),
+    Migration(3, "Custom Labels projects, datasets, versions and policies", _script(_V3)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -304,8 +304,15 @@ def moderation_labels(
 ) -> list[dict[str, object]]:
     """ModerationLabels from the signals: every label at or above min_confidence, most
     confident first (a child before its parent at equal confidence)."""
+    return labels_from_confidences(with_parents(label_confidences(sig)), min_confidence)
+
+
+def labels_from_confidences(
+    confs: dict[str, float], min_confidence: float
+) -> list[dict[str, object]]:
+    """ModerationLabels from each label's confidence (parents included), as
+    moderation_labels orders them; a moderation adapter's re-scored confidences go here too."""
     tax = taxonomy()
-    confs = with_parents(label_confidences(sig))
     ranked = sorted(confs.items(), key=lambda kv: (-round(kv[1], 4), -tax[kv[0]].level, kv[0]))
     return [
         {
