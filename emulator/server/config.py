@@ -122,6 +122,21 @@ class Config:
     max_concurrent_jobs: int = setting(20, "jobs in progress per account and region", minimum=1)
     job_retention_days: float = setting(7.0, "days a finished job's results are kept", minimum=0)
     sync_jobs: bool = setting(False, "run each job to its end before Start* answers (tests)")
+    # -- stream processors and Face Liveness
+    stream_speed: float = setting(
+        1.0,
+        "playback speed of mapped Kinesis video streams: 1 real time, 4 four times as fast, "
+        "0 as fast as the frames are analysed",
+        minimum=0,
+    )
+    stream_analysis_fps: float = setting(
+        5.0, "frames a second a stream processor analyses", minimum=0.1
+    )
+    liveness_session_seconds: float = setting(
+        180.0,
+        "seconds a Face Liveness session lives before it is EXPIRED (AWS: 3 minutes)",
+        minimum=0.1,
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):
