@@ -1,5 +1,6 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment and error cases), where
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, stream processors, Face
+Liveness and error cases), where
 `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
@@ -35,6 +36,15 @@ JS_OPERATIONS = {
     "SearchFacesByImage",
     "DetectModerationLabels",
     "DetectProtectiveEquipment",
+    "CreateStreamProcessor",
+    "DescribeStreamProcessor",
+    "ListStreamProcessors",
+    "StartStreamProcessor",
+    "StopStreamProcessor",
+    "UpdateStreamProcessor",
+    "DeleteStreamProcessor",
+    "CreateFaceLivenessSession",
+    "GetFaceLivenessSessionResults",
 }
 
 
