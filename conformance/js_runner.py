@@ -20,32 +20,31 @@ import tempfile
 from pathlib import Path
 
 from rekognition_emulator.conformance.harness import Check
-from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.scenarios import (
+    LIVENESS_OPERATIONS,
+    STREAM_OPERATIONS,
+    Context,
+)
 from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
 PACKAGE = "@aws-sdk/client-rekognition"
 FILES = ("package.json", "package-lock.json", "driver.js", "sns_sqs.js")
-JS_OPERATIONS = {
-    "CreateCollection",
-    "ListCollections",
-    "DescribeCollection",
-    "DeleteCollection",
-    "DetectFaces",
-    "IndexFaces",
-    "SearchFacesByImage",
-    "DetectModerationLabels",
-    "DetectProtectiveEquipment",
-    "CreateStreamProcessor",
-    "DescribeStreamProcessor",
-    "ListStreamProcessors",
-    "StartStreamProcessor",
-    "StopStreamProcessor",
-    "UpdateStreamProcessor",
-    "DeleteStreamProcessor",
-    "CreateFaceLivenessSession",
-    "GetFaceLivenessSessionResults",
-}
+JS_OPERATIONS = (
+    {
+        "CreateCollection",
+        "ListCollections",
+        "DescribeCollection",
+        "DeleteCollection",
+        "DetectFaces",
+        "IndexFaces",
+        "SearchFacesByImage",
+        "DetectModerationLabels",
+        "DetectProtectiveEquipment",
+    }
+    | STREAM_OPERATIONS
+    | LIVENESS_OPERATIONS
+)
 
 
 def _cache_dir() -> Path:

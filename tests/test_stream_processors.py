@@ -427,38 +427,19 @@ def test_stream_processors_are_tagged_and_listed_page_by_page(rekognition):
 
 
 def test_the_admin_endpoint_refuses_what_it_cannot_play(endpoint, tmp_path):
-    code, body = admin(
-        endpoint,
-        "POST",
-        "/_emulator/streams",
-        {"StreamArn": "arn:aws:kinesis:x", "Video": {"Path": "/x.mp4"}},
-    )
-    assert code == 400 and "Kinesis video stream ARN" in body["error"]
-    code, body = admin(
-        endpoint,
-        "POST",
-        "/_emulator/streams",
-        {"StreamArn": kvs_arn("a"), "Video": {"Path": str(tmp_path / "none.mp4")}},
-    )
-    assert code == 400 and "none.mp4" in body["error"]
     (tmp_path / "text.mp4").write_text("not a video")
-    code, body = admin(
-        endpoint,
-        "POST",
-        "/_emulator/streams",
-        {"StreamArn": kvs_arn("a"), "Video": {"Path": str(tmp_path / "text.mp4")}},
-    )
-    assert code == 400 and "cannot be decoded" in body["error"]
-    code, body = admin(
-        endpoint,
-        "POST",
-        "/_emulator/streams",
-        {
-            "StreamArn": kvs_arn("a"),
-            "Video": {"S3Object": {"Bucket": "no-such-bucket", "Name": "k.mp4"}},
-        },
-    )
-    assert code == 400 and "no-such-bucket" in body["error"]
+    s3_video = {"S3Object": {"Bucket": "no-such-bucket", "Name": "k.mp4"}}
+    refused = [
+        ("arn:aws:kinesis:x", {"Path": "/x.mp4"}, "Kinesis video stream ARN"),
+        (kvs_arn("a"), {"Path": str(tmp_path / "none.mp4")}, "none.mp4"),
+        (kvs_arn("a"), {"Path": str(tmp_path / "text.mp4")}, "cannot be decoded"),
+        (kvs_arn("a"), s3_video, "no-such-bucket"),
+    ]
+    for arn, video, why in refused:
+        code, body = admin(
+            endpoint, "POST", "/_emulator/streams", {"StreamArn": arn, "Video": video}
+        )
+        assert code == 400 and why in body["error"], body
 
 
 def test_the_cli_maps_lists_and_unmaps_a_stream(endpoint, obama):

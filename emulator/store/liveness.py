@@ -49,18 +49,8 @@ class LivenessSession:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> LivenessSession:
-        return cls(
-            pk=row[0],
-            session_id=row[1],
-            account=row[2],
-            region=row[3],
-            client_token=row[4],
-            status=row[5],
-            settings=json.loads(row[6]),
-            result=json.loads(row[7]) if row[7] else None,
-            created_at=row[8],
-            updated_at=row[9],
-        )
+        settings, result = json.loads(row[6]), json.loads(row[7]) if row[7] else None
+        return cls(*row[:6], settings, result, *row[8:10])  # type: ignore[arg-type]
 
 
 def session_not_found(session_id: str) -> errors.SessionNotFoundException:

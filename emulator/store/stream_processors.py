@@ -49,22 +49,9 @@ class StreamProcessor:
     updated_at: float
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> StreamProcessor:
-        return cls(
-            pk=row[0],
-            account=row[1],
-            region=row[2],
-            name=row[3],
-            arn=row[4],
-            kind=row[5],
-            status=row[6],
-            status_message=row[7],
-            settings=json.loads(row[8]),
-            session_id=row[9],
-            session=json.loads(row[10]) if row[10] else None,
-            created_at=row[11],
-            updated_at=row[12],
-        )
+    def from_row(cls, row: tuple[Any, ...]) -> StreamProcessor:
+        settings, session = json.loads(row[8]), json.loads(row[10]) if row[10] else None
+        return cls(*row[:8], settings, row[9], session, *row[11:13])  # type: ignore[arg-type]
 
 
 def not_found(name: str) -> errors.ResourceNotFoundException:
@@ -106,13 +93,8 @@ class StreamProcessors:
             )
         now = self.clock()
         with self.db.transaction() as conn:
-            row = conn.execute(
-                f"SELECT {COLUMNS} FROM stream_processors "
-                "WHERE account = ? AND region = ? AND name = ?",
-                (account, region, name),
-            ).fetchone()
-            if row is not None:
-                found = StreamProcessor.from_row(row)
+            found = self._find(conn, account, region, name)
+            if found is not None:
                 if found.settings == settings and self._tags(conn, found.pk) == tags:
                     return found, False
                 raise errors.ResourceInUseException(
@@ -133,19 +115,21 @@ class StreamProcessors:
             ).fetchone()
         return StreamProcessor.from_row(row), True
 
+    def _find(
+        self, conn: sqlite3.Connection, account: str, region: str, name: str
+    ) -> StreamProcessor | None:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM stream_processors "
+            "WHERE account = ? AND region = ? AND name = ?",
+            (account, region, name),
+        ).fetchone()
+        return None if row is None else StreamProcessor.from_row(row)
+
     def get(self, account: str, region: str, name: str) -> StreamProcessor:
-        row = (
-            self.db.reader()
-            .execute(
-                f"SELECT {COLUMNS} FROM stream_processors "
-                "WHERE account = ? AND region = ? AND name = ?",
-                (account, region, name),
-            )
-            .fetchone()
-        )
-        if row is None:
+        found = self._find(self.db.reader(), account, region, name)
+        if found is None:
             raise not_found(name)
-        return StreamProcessor.from_row(row)
+        return found
 
     def by_pk(self, pk: int) -> StreamProcessor | None:
         row = (
@@ -247,14 +231,9 @@ class StreamProcessors:
     ) -> StreamProcessor:
         """Delete the processor and its tags after `check` (which raises to refuse)."""
         with self.db.transaction() as conn:
-            row = conn.execute(
-                f"SELECT {COLUMNS} FROM stream_processors "
-                "WHERE account = ? AND region = ? AND name = ?",
-                (account, region, name),
-            ).fetchone()
-            if row is None:
+            found = self._find(conn, account, region, name)
+            if found is None:
                 raise not_found(name)
-            found = StreamProcessor.from_row(row)
             check(found)
             conn.execute("DELETE FROM stream_processor_tags WHERE processor_pk = ?", (found.pk,))
             conn.execute("DELETE FROM stream_processors WHERE pk = ?", (found.pk,))
@@ -296,13 +275,10 @@ class StreamProcessors:
             )
 
     def _pk(self, conn: sqlite3.Connection, account: str, region: str, name: str) -> int:
-        row = conn.execute(
-            "SELECT pk FROM stream_processors WHERE account = ? AND region = ? AND name = ?",
-            (account, region, name),
-        ).fetchone()
-        if row is None:
+        found = self._find(conn, account, region, name)
+        if found is None:
             raise not_found(name)
-        return row[0]
+        return found.pk
 
     # -- what the Kinesis video streams play ---------------------------------------------------
     def map_source(self, stream_arn: str, source: Mapping[str, Any]) -> None:
