@@ -475,13 +475,15 @@ def test_processors_and_their_sessions_survive_a_restart(tmp_path, obama, testda
     """A restart keeps processors, tags and stream mappings; a RUNNING processor goes on."""
     data = tmp_path / "data"
     env = {"REKOGNITION_EMULATOR_STREAM_SPEED": "0"}  # as fast as the frames are analysed
+    arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:streamprocessor/lobby"
+
+    def clients(endpoint: str) -> tuple:
+        return make_client("rekognition", endpoint), make_client("kinesis", endpoint)
+
     first = EmulatorProcess(data_dir=data, env=env)
     endpoint = first.start()
     try:
-        rekognition, kinesis = (
-            make_client("rekognition", endpoint),
-            make_client("kinesis", endpoint),
-        )
+        rekognition, kinesis = clients(endpoint)
         rekognition.create_collection(CollectionId="staff")
         video = kvs_arn("lobby")
         admin(
@@ -492,10 +494,7 @@ def test_processors_and_their_sessions_survive_a_restart(tmp_path, obama, testda
         )
         output = data_stream(kinesis, "lobby-out")
         face_search(rekognition, "lobby", video, output, "staff")
-        rekognition.tag_resource(
-            ResourceArn=f"arn:aws:rekognition:{REGION}:{ACCOUNT}:streamprocessor/lobby",
-            Tags={"floor": "0"},
-        )
+        rekognition.tag_resource(ResourceArn=arn, Tags={"floor": "0"})
         session = rekognition.start_stream_processor(Name="lobby")["SessionId"]
         wait_for(lambda: status(rekognition, "lobby") == "RUNNING")
     finally:
@@ -503,12 +502,8 @@ def test_processors_and_their_sessions_survive_a_restart(tmp_path, obama, testda
     second = EmulatorProcess(data_dir=data, env=env)
     endpoint = second.start()
     try:
-        rekognition, kinesis = (
-            make_client("rekognition", endpoint),
-            make_client("kinesis", endpoint),
-        )
+        rekognition, kinesis = clients(endpoint)
         assert status(rekognition, "lobby") == "RUNNING"
-        arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:streamprocessor/lobby"
         assert rekognition.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"floor": "0"}
         code, listed = admin(endpoint, "GET", "/_emulator/streams")
         assert code == 200 and [s["StreamArn"] for s in listed["streams"]] == [video]
