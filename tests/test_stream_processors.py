@@ -345,6 +345,13 @@ def test_create_checks_settings_as_aws_does(rekognition):
     assert rekognition.create_stream_processor(**good)["StreamProcessorArn"] == arn
     other = {**good, "Settings": {"FaceSearch": {"CollectionId": "d"}}}
     assert error_code(rekognition.create_stream_processor, **other) == "ResourceInUseException"
+    # A video stream feeds one processor; a data stream takes one processor's records.
+    for taken in (
+        {"Input": good["Input"]},
+        {"Output": kds, "Input": {"KinesisVideoStream": {"Arn": kvs_arn("w")}}},
+    ):
+        second = {**good, "Name": unique("second"), **taken}
+        assert error_code(rekognition.create_stream_processor, **second) == "ResourceInUseException"
     # A face search processor takes no selectors, and is not updated.
     start = error_code(
         rekognition.start_stream_processor,
@@ -400,7 +407,9 @@ def test_update_changes_a_label_detection_processor(rekognition):
 def test_stream_processors_are_tagged_and_listed_page_by_page(rekognition):
     names = [unique("lst") for _ in range(3)]
     arns = [
-        face_search(rekognition, n, kvs_arn(n), f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/x", "c")
+        face_search(
+            rekognition, n, kvs_arn(n), f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{n}", "c"
+        )
         for n in names
     ]
     rekognition.tag_resource(ResourceArn=arns[0], Tags={"team": "doors", "floor": "1"})

@@ -100,6 +100,7 @@ class StreamProcessors:
                 raise errors.ResourceInUseException(
                     f"A stream processor named {name} already exists with other settings."
                 )
+            self._check_streams_free(conn, account, region, settings)
             (pk,) = conn.execute(
                 "INSERT INTO stream_processors (account, region, name, arn, kind, status, "
                 "settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'STOPPED', ?, ?, ?) "
@@ -124,6 +125,27 @@ class StreamProcessors:
             (account, region, name),
         ).fetchone()
         return None if row is None else StreamProcessor.from_row(row)
+
+    def _check_streams_free(
+        self, conn: sqlite3.Connection, account: str, region: str, settings: dict[str, Any]
+    ) -> None:
+        """A Kinesis video stream feeds one processor, a Kinesis data stream takes the records
+        of one (ResourceInUseException naming the processor that has it)."""
+        for path in ("$.Input.KinesisVideoStream.Arn", "$.Output.KinesisDataStream.Arn"):
+            arn = settings
+            for key in path[2:].split("."):
+                arn = arn.get(key) if isinstance(arn, dict) else None
+            if not arn:
+                continue
+            row = conn.execute(
+                "SELECT name FROM stream_processors WHERE account = ? AND region = ? "
+                "AND json_extract(settings, ?) = ?",
+                (account, region, path, arn),
+            ).fetchone()
+            if row is not None:
+                raise errors.ResourceInUseException(
+                    f"The stream {arn} is already used by the stream processor {row[0]}."
+                )
 
     def get(self, account: str, region: str, name: str) -> StreamProcessor:
         found = self._find(self.db.reader(), account, region, name)

@@ -9,7 +9,9 @@ Which operation is legal in which status (anything else is ResourceInUseExceptio
     Delete   STOPPED, FAILED          -> gone (the name is free again)
     Create   a new name               -> STOPPED; the same name and settings again is the same
                                          processor ("Name is idempotent"); other settings
-                                         under a taken name: ResourceInUseException
+                                         under a taken name: ResourceInUseException; so
+                                         is a video stream that feeds another processor,
+                                         or a data stream that takes another's records
 """
 
 from __future__ import annotations
