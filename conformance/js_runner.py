@@ -1,7 +1,7 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
 SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, every Rekognition Video
-pair, the 20 Custom Labels operations with the SDK's two waiters, and error cases), where `node`
-and `npm` are available.
+pair, the 20 Custom Labels operations with the SDK's two waiters, stream processors, Face
+Liveness and error cases), where `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
 conformance/js/node_modules (git-ignored), or, when that folder is not writable (an
@@ -22,6 +22,8 @@ from pathlib import Path
 from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.harness import Check
 from rekognition_emulator.conformance.scenarios import (
+    LIVENESS_OPERATIONS,
+    STREAM_OPERATIONS,
     VIDEO_ANALYSES,
     VIDEO_OPERATIONS,
     Context,
@@ -44,6 +46,8 @@ JS_OPERATIONS = {
     "DetectProtectiveEquipment",
     *VIDEO_OPERATIONS,
     *custom_labels.OPERATIONS,
+    *STREAM_OPERATIONS,
+    *LIVENESS_OPERATIONS,
 }
 
 

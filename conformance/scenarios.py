@@ -1391,6 +1391,360 @@ def _video_analysis(ctx: Context, name: str) -> None:
                 h.call(get, {"JobId": job_id, option: value}, name=f"{option} {value}")
 
 
+# -- stream processors and Face Liveness -----------------------------------------------------------
+STREAM_OPERATIONS = frozenset(
+    {
+        "CreateStreamProcessor",
+        "DescribeStreamProcessor",
+        "ListStreamProcessors",
+        "StartStreamProcessor",
+        "StopStreamProcessor",
+        "UpdateStreamProcessor",
+        "DeleteStreamProcessor",
+    }
+)
+LIVENESS_OPERATIONS = frozenset({"CreateFaceLivenessSession", "GetFaceLivenessSessionResults"})
+ACCOUNT = "123456789012"  # the account of a non-numeric access key
+
+
+def _admin(ctx: Context, path: str, body: Any) -> tuple[int, Any]:
+    """A call to the emulator's own /_emulator/ endpoints (what the test says a stream plays,
+    or a liveness check's video): (status, JSON body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        ctx.h.endpoint + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def _until(check: Callable[[], Any], seconds: float = 60.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def _status_is(*wanted: str) -> Callable[[dict[str, Any]], list[str]]:
+    return lambda b: _problems((b.get("Status") in wanted, f"Status {b.get('Status')}"))
+
+
+def _face_search_session(ctx: Context, name: str, kvs: str, output: str, cid: str) -> None:
+    """A face search processor on a clip of the indexed face: records on Kinesis name it."""
+    from rekognition_emulator.conformance.images import face_clip
+
+    h = ctx.h
+    h.s3.put_object(Bucket=ctx.bucket, Key="face.mp4", Body=face_clip(ctx.photos.face))
+    code, mapped = _admin(
+        ctx,
+        "/_emulator/streams",
+        {"StreamArn": kvs, "Video": {"S3Object": {"Bucket": ctx.bucket, "Name": "face.mp4"}}},
+    )
+    face_id = h.rekognition.index_faces(CollectionId=cid, Image={"Bytes": ctx.photos.face})[
+        "FaceRecords"
+    ][0]["Face"]["FaceId"]
+    h.call(
+        "StartStreamProcessor",
+        {"Name": name},
+        name="face search -> SessionId",
+        expect=lambda b: _problems(
+            (bool(UUID_RE.fullmatch(str(b.get("SessionId")))), f"SessionId {b.get('SessionId')}"),
+            (code == 200, f"the stream could not be mapped: {mapped}"),
+        ),
+    )
+    running = _until(
+        lambda: (
+            h.rekognition.describe_stream_processor(Name=name)["Status"] in ("RUNNING", "FAILED")
+        )
+    )
+    kinesis = boto3_client(ctx, "kinesis")
+    stream = output.rsplit("/", 1)[1]
+
+    def matched() -> bool:
+        shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        import json
+
+        for record in kinesis.get_records(ShardIterator=iterator)["Records"]:
+            for found in json.loads(record["Data"])["FaceSearchResponse"]:
+                if any(m["Face"]["FaceId"] == face_id for m in found["MatchedFaces"]):
+                    return True
+        return False
+
+    found = running and _until(matched, 30)
+    h.call(
+        "DescribeStreamProcessor",
+        {"Name": name},
+        name="RUNNING, its Kinesis records naming the indexed face",
+        expect=lambda b: (
+            _status_is("RUNNING")(b)
+            + _problems((bool(found), "no Kinesis record matched the indexed FaceId"))
+        ),
+    )
+    h.expect_error(
+        "StartStreamProcessor", {"Name": name}, "ResourceInUseException", name="already running"
+    )
+    h.expect_error(
+        "DeleteStreamProcessor", {"Name": name}, "ResourceInUseException", name="while running"
+    )
+    h.call("StopStreamProcessor", {"Name": name}, name="a running processor")
+    _until(lambda: h.rekognition.describe_stream_processor(Name=name)["Status"] == "STOPPED", 30)
+
+
+def boto3_client(ctx: Context, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=ctx.h.endpoint,
+        region_name=ctx.h.region,
+        aws_access_key_id=ctx.h.access_key,
+        aws_secret_access_key=ctx.h.secret_key,
+    )
+
+
+def streams_flow(ctx: Context) -> None:
+    h = ctx.h
+    if not h.has(*STREAM_OPERATIONS):
+        return
+    role = f"arn:aws:iam::{ACCOUNT}:role/conformance"
+    kvs = f"arn:aws:kinesisvideo:{h.region}:{ACCOUNT}:stream/{ctx.name('cam')}/1700000000000"
+    name = ctx.name("faces")
+    with step():
+        kinesis = boto3_client(ctx, "kinesis")
+        kinesis.create_stream(StreamName=ctx.name("records"), ShardCount=1)
+        output = kinesis.describe_stream(StreamName=ctx.name("records"))["StreamDescription"][
+            "StreamARN"
+        ]
+        cid = ctx.name("stream-faces")
+        h.rekognition.create_collection(CollectionId=cid)
+        h.call(
+            "CreateStreamProcessor",
+            {
+                "Name": name,
+                "Input": {"KinesisVideoStream": {"Arn": kvs}},
+                "Output": {"KinesisDataStream": {"Arn": output}},
+                "Settings": {"FaceSearch": {"CollectionId": cid, "FaceMatchThreshold": 85.0}},
+                "RoleArn": role,
+            },
+            name="face search",
+            expect=lambda b: _problems(
+                (
+                    b.get("StreamProcessorArn")
+                    == f"arn:aws:rekognition:{h.region}:{ACCOUNT}:streamprocessor/{name}",
+                    f"StreamProcessorArn {b.get('StreamProcessorArn')}",
+                )
+            ),
+        )
+        h.call(
+            "DescribeStreamProcessor",
+            {"Name": name},
+            name="new processor: STOPPED, settings echoed",
+            expect=lambda b: (
+                _status_is("STOPPED")(b)
+                + _problems(
+                    (
+                        b.get("Settings", {}).get("FaceSearch", {}).get("CollectionId") == cid,
+                        "Settings",
+                    ),
+                    (b.get("Input", {}).get("KinesisVideoStream", {}).get("Arn") == kvs, "Input"),
+                )
+            ),
+        )
+        h.call(
+            "ListStreamProcessors",
+            {},
+            name="lists the processor",
+            expect=lambda b: _problems(
+                (
+                    {"Name": name, "Status": "STOPPED"} in b.get("StreamProcessors", []),
+                    "the processor is not listed as STOPPED",
+                )
+            ),
+        )
+        h.expect_error(
+            "StopStreamProcessor", {"Name": name}, "ResourceInUseException", name="not running"
+        )
+        h.expect_error(
+            "UpdateStreamProcessor",
+            {"Name": name, "DataSharingPreferenceForUpdate": {"OptIn": True}},
+            "InvalidParameterException",
+            name="a face search processor",
+        )
+        if ctx.s3_ready:
+            _face_search_session(ctx, name, kvs, output, cid)
+        h.call("DeleteStreamProcessor", {"Name": name}, name="a stopped processor")
+        h.expect_error(
+            "DescribeStreamProcessor",
+            {"Name": name},
+            "ResourceNotFoundException",
+            name="deleted processor",
+        )
+        h.rekognition.delete_collection(CollectionId=cid)
+    home = ctx.name("porch")
+    with step():
+        polygon = [{"X": 0.1, "Y": 0.2}, {"X": 0.9, "Y": 0.2}, {"X": 0.5, "Y": 0.9}]
+        h.call(
+            "CreateStreamProcessor",
+            {
+                "Name": home,
+                "Input": {"KinesisVideoStream": {"Arn": kvs}},
+                "Output": {
+                    "S3Destination": {"Bucket": ctx.bucket or "bucket", "KeyPrefix": "porch"}
+                },
+                "NotificationChannel": {"SNSTopicArn": f"arn:aws:sns:{h.region}:{ACCOUNT}:porch"},
+                "Settings": {"ConnectedHome": {"Labels": ["PERSON", "PET"], "MinConfidence": 60}},
+                "RegionsOfInterest": [{"Polygon": polygon}],
+                "DataSharingPreference": {"OptIn": False},
+                "RoleArn": role,
+            },
+            name="label detection (connected home) with a polygon region",
+        )
+        h.expect_error(
+            "StartStreamProcessor",
+            {"Name": home},
+            "InvalidParameterException",
+            name="label detection without a StartSelector",
+        )
+        h.call(
+            "UpdateStreamProcessor",
+            {
+                "Name": home,
+                "SettingsForUpdate": {"ConnectedHomeForUpdate": {"MinConfidence": 80}},
+                "ParametersToDelete": ["RegionsOfInterest"],
+            },
+            name="MinConfidence set, regions deleted",
+        )
+        h.call(
+            "DescribeStreamProcessor",
+            {"Name": home},
+            name="after UpdateStreamProcessor",
+            expect=lambda b: (
+                _status_is("STOPPED")(b)
+                + _problems(
+                    (b["Settings"]["ConnectedHome"].get("MinConfidence") == 80, "MinConfidence"),
+                    ("RegionsOfInterest" not in b, "RegionsOfInterest still there"),
+                )
+            ),
+        )
+        h.call("DeleteStreamProcessor", {"Name": home}, name="label detection processor")
+    h.expect_error(
+        "CreateStreamProcessor",
+        {
+            "Name": ctx.name("both"),
+            "Input": {"KinesisVideoStream": {"Arn": kvs}},
+            "Output": {"S3Destination": {"Bucket": "bucket"}},
+            "Settings": {"FaceSearch": {"CollectionId": "c"}, "ConnectedHome": {"Labels": ["ALL"]}},
+            "RoleArn": role,
+        },
+        "InvalidParameterException",
+        name="FaceSearch and ConnectedHome at once",
+    )
+    h.expect_error(
+        "ListStreamProcessors",
+        {"NextToken": "forged"},
+        "InvalidPaginationTokenException",
+        name="a NextToken this server did not issue",
+    )
+    h.expect_error(
+        "DeleteStreamProcessor",
+        {"Name": ctx.name("never")},
+        "ResourceNotFoundException",
+        name="processor does not exist",
+    )
+
+
+def liveness_flow(ctx: Context) -> None:
+    import base64
+    import uuid
+
+    from rekognition_emulator.conformance.images import jpeg_frames, zoom_frames
+
+    h = ctx.h
+    if not h.has(*LIVENESS_OPERATIONS):
+        return
+    with step():
+        created = h.call(
+            "CreateFaceLivenessSession",
+            {
+                "Settings": {
+                    "AuditImagesLimit": 1,
+                    "ChallengePreferences": [{"Type": "FaceMovementAndLightChallenge"}],
+                },
+                "ClientRequestToken": ctx.name("liveness"),
+            },
+            name="AuditImagesLimit 1, a challenge preference",
+            expect=lambda b: _problems(
+                (
+                    bool(UUID_RE.fullmatch(str(b.get("SessionId")))),
+                    f"SessionId {b.get('SessionId')}",
+                )
+            ),
+        )
+        session = created["SessionId"]
+        h.call(
+            "GetFaceLivenessSessionResults",
+            {"SessionId": session},
+            name="a new session: CREATED",
+            expect=_status_is("CREATED"),
+        )
+        frames = [base64.b64encode(f).decode() for f in jpeg_frames(zoom_frames(ctx.photos.face))]
+        code, checked = _admin(ctx, f"/_emulator/liveness/{session}", {"frames": frames})
+        h.call(
+            "GetFaceLivenessSessionResults",
+            {"SessionId": session},
+            name="after a selfie video: SUCCEEDED with images",
+            expect=lambda b: (
+                _status_is("SUCCEEDED")(b)
+                + _problems(
+                    (code == 200, f"the check could not be submitted: {checked}"),
+                    (isinstance(b.get("Confidence"), int | float), "no Confidence"),
+                    ("Bytes" in b.get("ReferenceImage", {}), "no ReferenceImage.Bytes"),
+                    (len(b.get("AuditImages", [])) == 1, "not one audit image"),
+                    (
+                        b.get("Challenge", {}).get("Type") == "FaceMovementAndLightChallenge",
+                        "Challenge",
+                    ),
+                )
+            ),
+        )
+    h.expect_error(
+        "GetFaceLivenessSessionResults",
+        {"SessionId": str(uuid.uuid4())},
+        "SessionNotFoundException",
+        name="a session that was never created",
+    )
+    h.expect_error(
+        "CreateFaceLivenessSession",
+        {
+            "Settings": {
+                "ChallengePreferences": [
+                    {"Type": "FaceMovementChallenge", "Versions": {"Minimum": "9.0.0"}}
+                ]
+            }
+        },
+        "InvalidParameterException",
+        name="a challenge version no one offers",
+    )
+
+
 FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "faces": (faces_flow, frozenset({"DetectFaces", "CompareFaces"})),
     "collections": (
@@ -1425,6 +1779,8 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
     "video": (video_flow, VIDEO_OPERATIONS),
     "custom-labels": (custom_labels.custom_labels_flow, custom_labels.OPERATIONS),
+    "streams": (streams_flow, STREAM_OPERATIONS),
+    "liveness": (liveness_flow, LIVENESS_OPERATIONS),
 }
 
 

@@ -43,6 +43,18 @@ import {
   waitUntilProjectVersionRunning,
   ResourceInUseException,
   ResourceNotReadyException,
+  CreateStreamProcessorCommand,
+  DescribeStreamProcessorCommand,
+  ListStreamProcessorsCommand,
+  StartStreamProcessorCommand,
+  StopStreamProcessorCommand,
+  UpdateStreamProcessorCommand,
+  DeleteStreamProcessorCommand,
+  CreateFaceLivenessSessionCommand,
+  GetFaceLivenessSessionResultsCommand,
+  InvalidParameterException,
+  ResourceInUseException,
+  SessionNotFoundException,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -172,6 +184,62 @@ if (firstVideo) {
   const Get = rekognition[`Get${firstVideo}Command`];
   await expectError(`Get${firstVideo}`, "a JobId that does not exist", new Get({ JobId: "0".repeat(64) }),
     "ResourceNotFoundException", ResourceNotFoundException);
+if (has("CreateStreamProcessor")) {
+  const name = `${cid}-processor`;
+  const account = "123456789012";
+  const made = await call("CreateStreamProcessor", "face search processor", new CreateStreamProcessorCommand({
+    Name: name,
+    Input: { KinesisVideoStream: { Arn: `arn:aws:kinesisvideo:${config.region}:${account}:stream/${name}/1` } },
+    Output: { KinesisDataStream: { Arn: `arn:aws:kinesis:${config.region}:${account}:stream/${name}` } },
+    Settings: { FaceSearch: { CollectionId: cid, FaceMatchThreshold: 85 } },
+    RoleArn: `arn:aws:iam::${account}:role/js`,
+    Tags: { client: "js" },
+  }), (o) => (o.StreamProcessorArn?.endsWith(`:streamprocessor/${name}`) ? [] : [`StreamProcessorArn ${o.StreamProcessorArn}`]));
+  if (made && has("DescribeStreamProcessor")) {
+    await call("DescribeStreamProcessor", "new processor", new DescribeStreamProcessorCommand({ Name: name }),
+      (o) => (o.Status === "STOPPED" && o.CreationTimestamp instanceof Date ? [] : [`Status ${o.Status}, CreationTimestamp ${o.CreationTimestamp}`]));
+  }
+  if (made && has("ListStreamProcessors")) {
+    await call("ListStreamProcessors", "lists the processor", new ListStreamProcessorsCommand({}),
+      (o) => ((o.StreamProcessors ?? []).some((p) => p.Name === name) ? [] : [`${name} not listed`]));
+  }
+  if (made && has("StopStreamProcessor")) {
+    await expectError("StopStreamProcessor", "a stopped processor", new StopStreamProcessorCommand({ Name: name }),
+      "ResourceInUseException", ResourceInUseException);
+  }
+  if (made && has("UpdateStreamProcessor")) {
+    await expectError("UpdateStreamProcessor", "a face search processor",
+      new UpdateStreamProcessorCommand({ Name: name, DataSharingPreferenceForUpdate: { OptIn: true } }),
+      "InvalidParameterException", InvalidParameterException);
+  }
+  if (made && has("StartStreamProcessor")) {
+    // Its stream plays nothing (no /_emulator/streams mapping): the session fails at once.
+    await call("StartStreamProcessor", "a new session", new StartStreamProcessorCommand({ Name: name }),
+      (o) => (/^[0-9a-f-]{36}$/.test(o.SessionId ?? "") ? [] : [`SessionId ${o.SessionId}`]));
+    for (let i = 0; i < 100; i++) {
+      const o = await client.send(new DescribeStreamProcessorCommand({ Name: name }));
+      if (o.Status !== "STARTING") break;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+  if (made && has("DeleteStreamProcessor")) {
+    await call("DeleteStreamProcessor", "the processor", new DeleteStreamProcessorCommand({ Name: name }));
+    await expectError("DeleteStreamProcessor", "processor does not exist", new DeleteStreamProcessorCommand({ Name: name }),
+      "ResourceNotFoundException", ResourceNotFoundException);
+  }
+}
+if (has("CreateFaceLivenessSession")) {
+  const made = await call("CreateFaceLivenessSession", "AuditImagesLimit 1", new CreateFaceLivenessSessionCommand({ Settings: { AuditImagesLimit: 1 } }),
+    (o) => (/^[0-9a-f-]{36}$/.test(o.SessionId ?? "") ? [] : [`SessionId ${o.SessionId}`]));
+  if (made && has("GetFaceLivenessSessionResults")) {
+    await call("GetFaceLivenessSessionResults", "a new session", new GetFaceLivenessSessionResultsCommand({ SessionId: made.SessionId }),
+      (o) => (o.Status === "CREATED" ? [] : [`Status ${o.Status}`]));
+  }
+}
+if (has("GetFaceLivenessSessionResults")) {
+  await expectError("GetFaceLivenessSessionResults", "an unknown session",
+    new GetFaceLivenessSessionResultsCommand({ SessionId: "00000000-0000-4000-8000-000000000000" }),
+    "SessionNotFoundException", SessionNotFoundException);
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));

@@ -170,6 +170,21 @@ class Config:
         "job before answering (a small model is trained by then)",
         minimum=0,
     )
+    # -- stream processors and Face Liveness
+    stream_speed: float = setting(
+        1.0,
+        "playback speed of mapped Kinesis video streams: 1 real time, 4 four times as fast, "
+        "0 as fast as the frames are analysed",
+        minimum=0,
+    )
+    stream_analysis_fps: float = setting(
+        5.0, "frames a second a stream processor analyses", minimum=0.1
+    )
+    liveness_session_seconds: float = setting(
+        180.0,
+        "seconds a Face Liveness session lives before it is EXPIRED (AWS: 3 minutes)",
+        minimum=0.1,
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):

@@ -258,10 +258,64 @@ CREATE TABLE cl_tags (
 ) WITHOUT ROWID;
 """
 
+# Schema 4: stream processors (their tags, and the emulator's map of Kinesis video streams to
+# the videos they play) and Face Liveness sessions.
+_V4 = """
+CREATE TABLE stream_processors (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    -- FACE_SEARCH | CONNECTED_HOME
+    kind TEXT NOT NULL,
+    -- STOPPED | STARTING | RUNNING | FAILED | STOPPING | UPDATING
+    status TEXT NOT NULL,
+    status_message TEXT,
+    -- the CreateStreamProcessor request as UpdateStreamProcessor left it (JSON)
+    settings TEXT NOT NULL,
+    -- the latest StartStreamProcessor: its SessionId (the job engine's job id) and selectors
+    session_id TEXT,
+    session TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE stream_processor_tags (
+    processor_pk INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (processor_pk, key)
+) WITHOUT ROWID;
+-- What a Kinesis video stream "plays" (POST /_emulator/streams): a video in S3 or on disk.
+CREATE TABLE stream_sources (
+    stream_arn TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE liveness_sessions (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    client_token TEXT,
+    -- CREATED | IN_PROGRESS | SUCCEEDED | FAILED | EXPIRED
+    status TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (account, region, session_id)
+);
+CREATE UNIQUE INDEX liveness_by_token ON liveness_sessions (account, region, client_token)
+    WHERE client_token IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collections, faces, users and tags", _script(_V1)),
     Migration(2, "the job engine's tables", _script(_V2)),
     Migration(3, "Custom Labels projects, datasets, versions and policies", _script(_V3)),
+    Migration(4, "stream processors, stream sources and Face Liveness sessions", _script(_V4)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
