@@ -122,6 +122,10 @@ class Config:
     max_concurrent_jobs: int = setting(20, "jobs in progress per account and region", minimum=1)
     job_retention_days: float = setting(7.0, "days a finished job's results are kept", minimum=0)
     sync_jobs: bool = setting(False, "run each job to its end before Start* answers (tests)")
+    # -- celebrities
+    celebrities_dir: Path | None = setting(
+        None, "a folder of NAME/photo.jpg: celebrities read into the gallery at start"
+    )
 
     def __post_init__(self) -> None:
         for spec, name, _ in settings(type(self)):
