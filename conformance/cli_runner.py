@@ -252,6 +252,33 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                     else ["expected one person and a Summary"]
                 ),
             )
+        if h.has("RecognizeCelebrities"):
+            name = ctx.celebrity[1] if ctx.celebrity else None
+            aws_call(
+                "RecognizeCelebrities",
+                ["recognize-celebrities", "--image-bytes", f"fileb://{other}"],
+                "recognize-celebrities --image-bytes fileb://",
+                expect=lambda o: (
+                    []
+                    if name is None
+                    or [c.get("Name") for c in o.get("CelebrityFaces", [])] == [name]
+                    else [f"expected {name} alone"]
+                ),
+            )
+        if h.has("GetCelebrityInfo"):
+            if ctx.celebrity is not None:
+                aws_call(
+                    "GetCelebrityInfo",
+                    ["get-celebrity-info", "--id", ctx.celebrity[0]],
+                    "get-celebrity-info --id",
+                    expect=lambda o: [] if o.get("Name") == ctx.celebrity[1] else ["another Name"],
+                )
+            aws_call(
+                "GetCelebrityInfo",
+                ["get-celebrity-info", "--id", "0conformance0"],
+                "get-celebrity-info of an unknown id",
+                error="ResourceNotFoundException",
+            )
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",

@@ -1,5 +1,6 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment and error cases), where
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, RecognizeCelebrities,
+GetCelebrityInfo and error cases), where
 `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
@@ -35,6 +36,8 @@ JS_OPERATIONS = {
     "SearchFacesByImage",
     "DetectModerationLabels",
     "DetectProtectiveEquipment",
+    "RecognizeCelebrities",
+    "GetCelebrityInfo",
 }
 
 
@@ -110,6 +113,7 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
         "missing": ctx.name("js-missing"),
         "images": {role: str(path) for role, path in files.items()},
         "implemented": sorted(wanted),
+        "celebrity": None if ctx.celebrity is None else list(ctx.celebrity),
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)

@@ -11,7 +11,10 @@ quality tests, the contract lives here.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,6 +72,7 @@ class Context:
     bucket: str = ""
     s3_ready: bool = False
     s3_error: str = ""
+    celebrity: tuple[str, str] | None = None  # (Id, Name) seeded in the emulator's gallery
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -1156,15 +1160,101 @@ def ppe_flow(ctx: Context) -> None:
     image_errors(ctx, "DetectProtectiveEquipment", {})
 
 
-def other_image_flow(ctx: Context) -> None:
-    """Image operations with no scenario of their own yet: one valid call and the image errors."""
+CELEBRITY_FACE_MEMBERS = DEFAULT_FACE_MEMBERS | {"Emotions", "Smile"}
+
+
+def seed_celebrity(ctx: Context) -> None:
+    """Seed the emulator's gallery with the astronaut (its admin endpoint; another endpoint
+    has none, and the named-celebrity checks are then left out)."""
+    name = f"Conformance Astronaut {ctx.run_id}"
+    body = json.dumps({"Name": name, "Photos": [base64.b64encode(ctx.photos.face).decode()]})
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            ctx.celebrity = (json.loads(r.read())["Id"], name)
+    except (OSError, ValueError, KeyError):
+        ctx.celebrity = None
+
+
+def forget_celebrity(ctx: Context) -> None:
+    if ctx.celebrity is None:
+        return
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities/{ctx.celebrity[0]}", method="DELETE"
+    )
+    try:
+        urllib.request.urlopen(request, timeout=30).close()
+    except OSError:
+        pass  # best effort, as for the bucket
+
+
+def _celebrity_problems(body: dict[str, Any], name: str | None) -> list[str]:
+    found = body.get("CelebrityFaces") or []
+    problems = []
+    if name is not None:
+        problems += _problems(
+            ([c.get("Name") for c in found] == [name], f"expected {name} alone, got {found}")
+        )
+    for face in [c.get("Face") or {} for c in found] + list(body.get("UnrecognizedFaces") or []):
+        problems += _problems(
+            (set(face) == CELEBRITY_FACE_MEMBERS, f"a face with members {sorted(face)}"),
+            (len(face.get("Landmarks", [])) == 5, "not the 5 default landmarks"),
+        )
+    return problems
+
+
+def celebrities_flow(ctx: Context) -> None:
     h, p = ctx.h, ctx.photos
-    for operation in ("RecognizeCelebrities",):
-        if not h.has(operation):
-            continue
+    if h.has("RecognizeCelebrities"):
+        seed_celebrity(ctx)
+        name = ctx.celebrity[1] if ctx.celebrity else None
         with step():
-            h.call(operation, {"Image": {"Bytes": p.face}}, name="astronaut photo")
-        image_errors(ctx, operation, {})
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.face_other}},
+                name="the seeded astronaut in another picture",
+                expect=lambda b: _celebrity_problems(b, name),
+            )
+        with step():
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.no_face}},
+                name="no face: nothing recognized or unrecognized",
+                expect=lambda b: _problems(
+                    (not b.get("CelebrityFaces"), "a celebrity in a photo of a cup"),
+                    (not b.get("UnrecognizedFaces"), "a face in a photo of a cup"),
+                ),
+            )
+        if ctx.s3_ready:
+            with step():
+                h.call(
+                    "RecognizeCelebrities",
+                    {"Image": ctx.s3_image("face.jpg")},
+                    name="Image.S3Object",
+                    expect=lambda b: _celebrity_problems(b, name),
+                )
+        image_errors(ctx, "RecognizeCelebrities", {})
+    if h.has("GetCelebrityInfo"):
+        if ctx.celebrity is not None:
+            cid, name = ctx.celebrity
+            with step():
+                h.call(
+                    "GetCelebrityInfo",
+                    {"Id": cid},
+                    name="the seeded celebrity",
+                    expect=lambda b: _problems((b.get("Name") == name, f"Name {b.get('Name')}")),
+                )
+        h.expect_error(
+            "GetCelebrityInfo",
+            {"Id": "0conformance0"},
+            "ResourceNotFoundException",
+            name="an id no celebrity has",
+        )
 
 
 FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
@@ -1198,7 +1288,7 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "labels": (labels_flow, frozenset({"DetectLabels", "DetectText"})),
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
-    "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
+    "celebrities": (celebrities_flow, frozenset({"RecognizeCelebrities", "GetCelebrityInfo"})),
 }
 
 

@@ -19,6 +19,8 @@ import {
   SearchFacesByImageCommand,
   DetectModerationLabelsCommand,
   DetectProtectiveEquipmentCommand,
+  RecognizeCelebritiesCommand,
+  GetCelebrityInfoCommand,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -124,6 +126,21 @@ if (has("DetectProtectiveEquipment")) {
     new DetectProtectiveEquipmentCommand({ Image: { Bytes: photo("face") },
       SummarizationAttributes: { MinConfidence: 80, RequiredEquipmentTypes: ["FACE_COVER"] } }),
     (o) => ((o.Persons ?? []).length === 1 && o.Summary ? [] : ["expected one person and a Summary"]));
+}
+if (has("RecognizeCelebrities")) {
+  const name = config.celebrity?.[1] ?? null;
+  await call("RecognizeCelebrities", "the seeded astronaut in another picture",
+    new RecognizeCelebritiesCommand({ Image: { Bytes: photo("face_other") } }),
+    (o) => (name === null || JSON.stringify((o.CelebrityFaces ?? []).map((c) => c.Name)) === JSON.stringify([name])
+      ? [] : [`expected ${name} alone`]));
+}
+if (has("GetCelebrityInfo")) {
+  if (config.celebrity) {
+    await call("GetCelebrityInfo", "the seeded celebrity", new GetCelebrityInfoCommand({ Id: config.celebrity[0] }),
+      (o) => (o.Name === config.celebrity[1] ? [] : [`Name ${o.Name}`]));
+  }
+  await expectError("GetCelebrityInfo", "an id no celebrity has", new GetCelebrityInfoCommand({ Id: "0conformance0" }),
+    "ResourceNotFoundException", ResourceNotFoundException);
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));
