@@ -15,14 +15,18 @@ from rekognition_emulator.emulator.server.registry import operation
 from rekognition_emulator.handlers.analysis import moderation
 
 
+def check_adapter(project_version: str | None) -> None:
+    """A moderation adapter named by a request (DetectModerationLabels, media analysis jobs):
+    adapters are custom-labels project versions, and none can exist yet."""
+    if project_version:
+        raise errors.ResourceNotFoundException(
+            f"The moderation adapter (project version) {project_version} does not exist."
+        )
+
+
 @operation("DetectModerationLabels")
 def detect_moderation_labels(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    adapter = params.get("ProjectVersion")
-    if adapter:
-        # Moderation adapters are custom-labels project versions; none can exist yet.
-        raise errors.ResourceNotFoundException(
-            f"The moderation adapter (project version) {adapter} does not exist."
-        )
+    check_adapter(params.get("ProjectVersion"))
     image = load_image(ctx, params.get("Image"))
     min_conf = params.get("MinConfidence")
     min_conf = moderation.DEFAULT_MIN_CONFIDENCE if min_conf is None else float(min_conf)
