@@ -279,6 +279,41 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                 "get-celebrity-info of an unknown id",
                 error="ResourceNotFoundException",
             )
+        if h.has("StartMediaAnalysisJob") and ctx.s3_ready:
+            aws_call(
+                "StartMediaAnalysisJob",
+                [
+                    "start-media-analysis-job",
+                    "--operations-config",
+                    "DetectModerationLabels={MinConfidence=60}",
+                    "--input",
+                    f"S3Object={{Bucket={ctx.bucket},Name=manifest.jsonl}}",
+                    "--output-config",
+                    f"S3Bucket={ctx.bucket},S3KeyPrefix=cli",
+                ],
+                "start-media-analysis-job --operations-config --input --output-config",
+                expect=lambda o: [] if o.get("JobId") else ["no JobId"],
+            )
+        if h.has("GetMediaAnalysisJob"):
+            if ctx.media_job:
+                aws_call(
+                    "GetMediaAnalysisJob",
+                    ["get-media-analysis-job", "--job-id", ctx.media_job],
+                    "get-media-analysis-job --job-id",
+                    expect=lambda o: [] if o.get("Status") == "SUCCEEDED" else ["not SUCCEEDED"],
+                )
+            aws_call(
+                "GetMediaAnalysisJob",
+                ["get-media-analysis-job", "--job-id", "no-such-media-job"],
+                "get-media-analysis-job of an unknown job",
+                error="ResourceNotFoundException",
+            )
+        if h.has("ListMediaAnalysisJobs"):
+            aws_call(
+                "ListMediaAnalysisJobs",
+                ["list-media-analysis-jobs", "--max-results", "5"],
+                "list-media-analysis-jobs --max-results 5",
+            )
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",

@@ -1,6 +1,6 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
 SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, RecognizeCelebrities,
-GetCelebrityInfo and error cases), where
+GetCelebrityInfo, the media analysis jobs and error cases), where
 `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
@@ -38,6 +38,9 @@ JS_OPERATIONS = {
     "DetectProtectiveEquipment",
     "RecognizeCelebrities",
     "GetCelebrityInfo",
+    "StartMediaAnalysisJob",
+    "GetMediaAnalysisJob",
+    "ListMediaAnalysisJobs",
 }
 
 
@@ -114,6 +117,8 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
         "images": {role: str(path) for role, path in files.items()},
         "implemented": sorted(wanted),
         "celebrity": None if ctx.celebrity is None else list(ctx.celebrity),
+        "bucket": ctx.bucket if ctx.s3_ready else None,
+        "mediaJob": ctx.media_job or None,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)

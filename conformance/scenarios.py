@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,7 @@ class Context:
     s3_ready: bool = False
     s3_error: str = ""
     celebrity: tuple[str, str] | None = None  # (Id, Name) seeded in the emulator's gallery
+    media_job: str = ""  # a finished media analysis job (for the CLI and JS checks)
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -111,7 +113,9 @@ def setup_s3(ctx: Context) -> None:
 
 def teardown_s3(ctx: Context) -> None:
     try:
-        for key in ("face.jpg", "labels.jpg", "too-large.jpg"):
+        # The photos, and what the scenarios wrote (manifests, job output).
+        listed = ctx.h.s3.list_objects_v2(Bucket=ctx.bucket).get("Contents", [])
+        for key in {o["Key"] for o in listed} | {"face.jpg", "labels.jpg", "too-large.jpg"}:
             ctx.h.s3.delete_object(Bucket=ctx.bucket, Key=key)
         ctx.h.s3.delete_bucket(Bucket=ctx.bucket)
     except Exception:
@@ -1257,6 +1261,125 @@ def celebrities_flow(ctx: Context) -> None:
         )
 
 
+MEDIA_ANALYSIS_STATUSES = ("CREATED", "QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED")
+
+
+def start_media_job(ctx: Context, manifest_key: str, **extra: Any) -> dict[str, Any]:
+    """StartMediaAnalysisJob's request over a manifest of the bucket's two photos."""
+    lines = [
+        json.dumps({"source-ref": f"s3://{ctx.bucket}/{k}"}) for k in ("face.jpg", "labels.jpg")
+    ]
+    ctx.h.s3.put_object(Bucket=ctx.bucket, Key=manifest_key, Body="\n".join(lines).encode())
+    return {
+        "OperationsConfig": {"DetectModerationLabels": {"MinConfidence": 50}},
+        "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": manifest_key}},
+        "OutputConfig": {"S3Bucket": ctx.bucket, "S3KeyPrefix": "bulk"},
+        **extra,
+    }
+
+
+def wait_media_job(ctx: Context, job_id: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ctx.h.rekognition.get_media_analysis_job(JobId=job_id)
+        if job["Status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.25)
+
+
+def _media_job_problems(body: dict[str, Any]) -> list[str]:
+    return _problems(
+        (body.get("Status") in MEDIA_ANALYSIS_STATUSES, f"Status {body.get('Status')}"),
+        ("CreationTimestamp" in body, "no CreationTimestamp"),
+    )
+
+
+def media_analysis_flow(ctx: Context) -> None:
+    h = ctx.h
+    if not ctx.s3_ready:
+        return
+    job_id = ""
+    if h.has("StartMediaAnalysisJob"):
+        with step():
+            body = h.call(
+                "StartMediaAnalysisJob",
+                start_media_job(ctx, "manifest.jsonl", JobName="conformance"),
+                name="a manifest of two photos",
+                expect=lambda b: _problems((bool(b.get("JobId")), "no JobId")),
+            )
+            job_id = body["JobId"]
+        empty = f"s3://{ctx.bucket}/empty.jsonl"
+        h.s3.put_object(Bucket=ctx.bucket, Key="empty.jsonl", Body=b"\n")
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m2.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "empty.jsonl"}},
+            },
+            "InvalidManifestException",
+            name=f"an empty manifest ({empty})",
+        )
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m3.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "missing.jsonl"}},
+            },
+            "InvalidS3ObjectException",
+            name="a manifest that does not exist",
+        )
+    if job_id and h.has("GetMediaAnalysisJob"):
+        wait_media_job(ctx, job_id)
+        with step():
+            h.call(
+                "GetMediaAnalysisJob",
+                {"JobId": job_id},
+                name="the finished job",
+                expect=lambda b: (
+                    _media_job_problems(b)
+                    + _problems(
+                        (
+                            b.get("Status") == "SUCCEEDED",
+                            f"Status {b.get('Status')}: {b.get('FailureDetails')}",
+                        ),
+                        ("S3Object" in (b.get("Results") or {}), "no Results.S3Object"),
+                        ("S3Object" in (b.get("ManifestSummary") or {}), "no ManifestSummary"),
+                    )
+                ),
+            )
+        ctx.media_job = job_id
+    if h.has("GetMediaAnalysisJob"):
+        h.expect_error(
+            "GetMediaAnalysisJob",
+            {"JobId": "no-such-media-job"},
+            "ResourceNotFoundException",
+            name="a job that does not exist",
+        )
+    if h.has("ListMediaAnalysisJobs"):
+        with step():
+            h.call(
+                "ListMediaAnalysisJobs",
+                {"MaxResults": 5},
+                name="newest first",
+                expect=lambda b: (
+                    [p for j in b.get("MediaAnalysisJobs", []) for p in _media_job_problems(j)]
+                    + _problems(
+                        (
+                            not job_id
+                            or job_id in [j.get("JobId") for j in b.get("MediaAnalysisJobs", [])],
+                            "the job just started is not listed",
+                        )
+                    )
+                ),
+            )
+        h.expect_error(
+            "ListMediaAnalysisJobs",
+            {"NextToken": "not-a-token"},
+            "InvalidPaginationTokenException",
+            name="a NextToken this server did not issue",
+        )
+
+
 FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "faces": (faces_flow, frozenset({"DetectFaces", "CompareFaces"})),
     "collections": (
@@ -1289,6 +1412,10 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
     "celebrities": (celebrities_flow, frozenset({"RecognizeCelebrities", "GetCelebrityInfo"})),
+    "media-analysis": (
+        media_analysis_flow,
+        frozenset({"StartMediaAnalysisJob", "GetMediaAnalysisJob", "ListMediaAnalysisJobs"}),
+    ),
 }
 
 

@@ -21,6 +21,9 @@ import {
   DetectProtectiveEquipmentCommand,
   RecognizeCelebritiesCommand,
   GetCelebrityInfoCommand,
+  StartMediaAnalysisJobCommand,
+  GetMediaAnalysisJobCommand,
+  ListMediaAnalysisJobsCommand,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -141,6 +144,27 @@ if (has("GetCelebrityInfo")) {
   }
   await expectError("GetCelebrityInfo", "an id no celebrity has", new GetCelebrityInfoCommand({ Id: "0conformance0" }),
     "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("StartMediaAnalysisJob") && config.bucket) {
+  await call("StartMediaAnalysisJob", "a manifest of two photos",
+    new StartMediaAnalysisJobCommand({
+      OperationsConfig: { DetectModerationLabels: { MinConfidence: 55 } },
+      Input: { S3Object: { Bucket: config.bucket, Name: "manifest.jsonl" } },
+      OutputConfig: { S3Bucket: config.bucket, S3KeyPrefix: "js" },
+    }),
+    (o) => (o.JobId ? [] : ["no JobId"]));
+}
+if (has("GetMediaAnalysisJob")) {
+  if (config.mediaJob) {
+    await call("GetMediaAnalysisJob", "the finished job", new GetMediaAnalysisJobCommand({ JobId: config.mediaJob }),
+      (o) => (o.Status === "SUCCEEDED" && o.CreationTimestamp instanceof Date ? [] : ["not SUCCEEDED, or CreationTimestamp not a Date"]));
+  }
+  await expectError("GetMediaAnalysisJob", "a job that does not exist", new GetMediaAnalysisJobCommand({ JobId: "no-such-media-job" }),
+    "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("ListMediaAnalysisJobs")) {
+  await call("ListMediaAnalysisJobs", "newest first", new ListMediaAnalysisJobsCommand({ MaxResults: 5 }),
+    (o) => (Array.isArray(o.MediaAnalysisJobs) ? [] : ["no MediaAnalysisJobs list"]));
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));
