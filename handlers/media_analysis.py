@@ -132,7 +132,10 @@ def analyse_line(job: JobContext, number: int, text: str, min_confidence: float)
             else "ERROR_INVALID_IMAGE"
         )
         return {"error": _line_error(number, code, ref, exc.message)}
-    found = moderation.detect_moderation_labels(image.rgb, min_confidence=min_confidence)
+    assert job.state is not None
+    found = moderation.detect_moderation_labels(
+        image.rgb, min_confidence=min_confidence, nudenet=job.state.config.nudenet
+    )
     # The image operation's answer, in its own member order, as the output line holds it.
     shaped = json.loads(serialize_output("DetectModerationLabels", found))
     return {"line": {"source-ref": ref, "detect-moderation-labels": shaped}}

@@ -30,7 +30,9 @@ def detect_moderation_labels(ctx: RequestContext, params: dict[str, Any]) -> dic
     image = load_image(ctx, params.get("Image"))
     min_conf = params.get("MinConfidence")
     min_conf = moderation.DEFAULT_MIN_CONFIDENCE if min_conf is None else float(min_conf)
-    result: dict[str, Any] = moderation.detect_moderation_labels(image.rgb, min_confidence=min_conf)
+    result: dict[str, Any] = moderation.detect_moderation_labels(
+        image.rgb, min_confidence=min_conf, nudenet=ctx.config.nudenet
+    )
     if params.get("HumanLoopConfig") is not None:
         # No human review (Amazon A2I flow) exists here, so none is ever started: AWS's answer
         # for an image that did not trigger review is an activation output without a HumanLoopArn.

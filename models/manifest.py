@@ -350,7 +350,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
         size=12_150_158,
         # The wheel's metadata says MIT, its LICENSE file is the AGPL: the stricter one holds.
-        licence="AGPL-3.0 (opt-in only: `models pull nudenet` and REKOGNITION_EMULATOR_NUDENET=1)",
+        licence="AGPL-3.0 (opt-in only: `models pull nudenet` and `serve --nudenet`)",
         purpose="exposed / covered body parts, 18 classes with boxes (YOLOv8n, 320x320)",
         opt_in=True,
     ),

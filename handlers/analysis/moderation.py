@@ -148,8 +148,9 @@ def _middle_finger(rgb: np.ndarray) -> float:
     return best
 
 
-def signals(rgb: np.ndarray) -> Signals:
-    """Run the models on one frame (H x W x 3 uint8 RGB)."""
+def signals(rgb: np.ndarray, *, nudenet: bool = False) -> Signals:
+    """Run the models on one frame (H x W x 3 uint8 RGB); NudeNet's body parts only with
+    `nudenet` (the server's opt-in setting: AGPL weights)."""
     from rekognition_emulator.models import labels as scene
     from rekognition_emulator.models import moderation as mod
 
@@ -190,9 +191,8 @@ def signals(rgb: np.ndarray) -> Signals:
 
             sig.faces = default_analyzer().run_detector(rgb)
 
-        parts = mod.nudenet_detector()
-        if parts is not None:
-            sig.nudenet = parts.detect(rgb)
+        if nudenet:
+            sig.nudenet = mod.nudenet_detector().detect(rgb)
     except BaseException:
         if hands is not None:
             hands.cancel() or hands.exception()  # never leave it running past the request
@@ -321,10 +321,11 @@ def moderation_labels(
 
 
 def detect_moderation_labels(
-    rgb: np.ndarray, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    rgb: np.ndarray, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE, nudenet: bool = False
 ) -> dict[str, object]:
-    """DetectModerationLabels' answer for one frame (H x W x 3 uint8 RGB)."""
-    sig = signals(rgb)
+    """DetectModerationLabels' answer for one frame (H x W x 3 uint8 RGB); `nudenet`: the
+    server's opt-in setting (Config.nudenet) for the body-part labels."""
+    sig = signals(rgb, nudenet=nudenet)
     return {
         "ModerationLabels": moderation_labels(sig, min_confidence),
         "ModerationModelVersion": MODERATION_MODEL_VERSION,
