@@ -286,3 +286,29 @@ def test_a_folder_is_read_at_start(tmp_path, testdata):
         assert [c["Name"] for c in listed["Celebrities"]] == ["Kit_Harington"]
     finally:
         server.cleanup()
+
+
+def test_a_video_frame_names_celebrities_with_their_body_box(testdata):
+    """The per-frame piece celebrity recognition in stored videos will use: a CelebrityDetail
+    per celebrity seen, its BoundingBox the body around the face."""
+    from rekognition_emulator.handlers.analysis import celebrities as frame
+    from tests.groundtruth import read_rgb
+
+    people = identities(testdata)
+    entries, owners, vectors = [], [], []
+    for name in ("Barack_Obama", "Joe_Biden"):
+        enrolment = frame.enrol(read_rgb(people[name][0]))
+        cid = celebrity_id(name)
+        entries.append({"Id": cid, "Name": name, "Urls": [], "KnownGender": {"Type": "Male"}})
+        owners.append(cid)
+        vectors.append(enrolment.embedding)
+    gallery = frame.Gallery.build(entries, owners, vectors)
+    rgb = read_rgb(testdata / "faces" / "groups" / "face_recognition__two_people.jpg")
+    details = frame.celebrity_details(rgb, gallery)
+    assert sorted(d["Name"] for d in details) == ["Barack_Obama", "Joe_Biden"]
+    for d in details:
+        assert d["Confidence"] >= 80
+        body, face = d["BoundingBox"], d["Face"]["BoundingBox"]
+        assert body["Height"] > 1.5 * face["Height"]  # the person, not the face
+        assert body["Left"] <= face["Left"] and body["Top"] <= face["Top"]
+    assert frame.celebrity_details(rgb, frame.Gallery.empty()) == []

@@ -6,6 +6,7 @@ frame, celebrity recognition in a stored video).
     gallery = celebrities.Gallery.build(entries, owners, embeddings)   # the seeded gallery
     celebrities.recognize_celebrities(rgb, gallery)
         # {"CelebrityFaces": [Celebrity], "UnrecognizedFaces": [ComparedFace]}
+    celebrities.celebrity_details(rgb, gallery)  # [CelebrityDetail] of one video frame
     celebrities.enrol(rgb)       # Enrolment: the largest face's embedding, to seed a gallery
 
 AWS's gallery cannot be shipped; the user seeds one (handlers/celebrities.py keeps it). A
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rekognition_emulator.handlers.analysis import faces
+from rekognition_emulator.handlers.analysis.numbers import f32
 
 MAX_FACES = 64  # RecognizeCelebrities looks at the 64 largest faces
 MATCH_THRESHOLD = faces.DEFAULT_SIMILARITY_THRESHOLD
@@ -88,35 +90,99 @@ def celebrity_face(rgb: np.ndarray, face: Any) -> dict[str, Any]:
     return faces.face_detail(rgb, face, FACE_ATTRIBUTES)
 
 
-def recognize_celebrities(
-    rgb: np.ndarray, gallery: Gallery, *, max_faces: int = MAX_FACES
-) -> dict[str, list[dict[str, Any]]]:
-    """RecognizeCelebrities' CelebrityFaces and UnrecognizedFaces for one frame: the 64
-    largest faces, each either a seeded celebrity or unrecognized, largest face first."""
+@dataclass
+class FrameMatch:
+    """The faces of a frame (largest first), their Face members, and which are celebrities."""
+
+    faces: list[Any]
+    details: list[dict[str, Any]]
+    celebrities: dict[int, tuple[dict[str, Any], float]]  # face index -> (entry, Similarity)
+
+
+def match_faces(rgb: np.ndarray, gallery: Gallery, *, max_faces: int = MAX_FACES) -> FrameMatch:
+    """Each of the largest faces of a frame, matched against the gallery: best pairs first,
+    a celebrity given to one face of the frame at most and a face to one celebrity."""
     found = faces.detect(rgb, max_faces=max_faces)
     details = faces.face_details(rgb, found, FACE_ATTRIBUTES)
-    pairs = []  # (Similarity, face index, celebrity index) above the threshold
+    pairs = []  # (Similarity, face index, celebrity index) at or above the threshold
     if len(gallery):
         for i, face in enumerate(found):
             for k, score in gallery.best_matches(face.embedding):
                 if score >= MATCH_THRESHOLD:
                     pairs.append((score, i, k))
-    # Best pairs first; a celebrity is one face of the frame at most, a face one celebrity.
-    assigned: dict[int, tuple[int, float]] = {}
+    assigned: dict[int, tuple[dict[str, Any], float]] = {}
     taken: set[int] = set()
     for score, i, k in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
         if i not in assigned and k not in taken:
-            assigned[i] = (k, score)
+            assigned[i] = (gallery.entries[gallery.ids[k]], score)
             taken.add(k)
+    return FrameMatch(found, details, assigned)
+
+
+def recognize_celebrities(
+    rgb: np.ndarray, gallery: Gallery, *, max_faces: int = MAX_FACES
+) -> dict[str, list[dict[str, Any]]]:
+    """RecognizeCelebrities' CelebrityFaces and UnrecognizedFaces for one frame: the 64
+    largest faces, each either a seeded celebrity or unrecognized, largest face first."""
+    match = match_faces(rgb, gallery, max_faces=max_faces)
     recognized, unrecognized = [], []
-    for i, detail in enumerate(details):
-        if i not in assigned:
+    for i, detail in enumerate(match.details):
+        if i in match.celebrities:
+            entry, score = match.celebrities[i]
+            recognized.append({**entry, "Face": detail, "MatchConfidence": score})
+        else:
             unrecognized.append(detail)
-            continue
-        k, score = assigned[i]
-        entry = gallery.entries[gallery.ids[k]]
-        recognized.append({**entry, "Face": detail, "MatchConfidence": score})
     return {"CelebrityFaces": recognized, "UnrecognizedFaces": unrecognized}
+
+
+def _body_box(rgb: np.ndarray, face_box: tuple[float, ...], persons: list[Any]) -> dict[str, float]:
+    """The box of the person whose detection holds most of the face (the face box when no
+    person holds at least half of it), as ratios of the frame."""
+    x, y, w, h = face_box
+    best, share = None, 0.5
+    for person in persons:
+        x0, y0, x1, y1 = person.box
+        inside = max(0.0, min(x + w, x1) - max(x, x0)) * max(0.0, min(y + h, y1) - max(y, y0))
+        if inside / max(w * h, 1e-9) >= share:
+            best, share = person, inside / max(w * h, 1e-9)
+    if best is None:
+        x0, y0, x1, y1 = x, y, x + w, y + h
+    else:
+        x0, y0, x1, y1 = best.box
+    height, width = rgb.shape[:2]
+    return {
+        "Width": f32((x1 - x0) / width),
+        "Height": f32((y1 - y0) / height),
+        "Left": f32(x0 / width),
+        "Top": f32(y0 / height),
+    }
+
+
+def celebrity_details(
+    rgb: np.ndarray, gallery: Gallery, *, max_faces: int = MAX_FACES
+) -> list[dict[str, Any]]:
+    """Celebrity recognition in a stored video, per sampled frame: a CelebrityDetail for each
+    celebrity seen (Id, Name, Urls, KnownGender, Confidence = the match's Similarity, Face,
+    and BoundingBox = the body: the person detector's box that holds the face). The video
+    job adds each one's Timestamp."""
+    from rekognition_emulator.models import labels as scene
+
+    match = match_faces(rgb, gallery, max_faces=max_faces)
+    if not match.celebrities:
+        return []
+    detector = scene.default_detector()
+    persons = [d for d in detector.detect(rgb) if d.class_index == 0] if detector else []
+    out = []
+    for i, (entry, score) in sorted(match.celebrities.items()):
+        out.append(
+            {
+                **entry,
+                "Confidence": score,
+                "BoundingBox": _body_box(rgb, match.faces[i].box, persons),
+                "Face": match.details[i],
+            }
+        )
+    return out
 
 
 @dataclass(frozen=True)
