@@ -217,16 +217,27 @@ class Gallery:
             self.read_folder(self.folder)
 
 
+def json_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """A JSON object given to the gallery (an admin request's body, an info.json), or
+    GalleryError naming `what`."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise GalleryError(f"{what} is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise GalleryError(f"{what} must hold a JSON object")
+    return doc
+
+
 def _folder_info(person: Path) -> tuple[list[str] | None, str | None]:
     path = person / INFO_FILE
     if not path.is_file():
         return None, None
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
-        raise GalleryError(f"{path.name} is not JSON ({exc})") from None
-    if not isinstance(info, dict):
-        raise GalleryError(f"{path.name} must hold a JSON object")
+        raise GalleryError(f"{path.name} cannot be read ({exc})") from None
+    info = json_object(text, path.name)
     return info.get("Urls"), info.get("KnownGender")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from rekognition_emulator.handlers.celebrities import (
     Photo,
     entry,
     gallery,
+    json_object,
 )
 
 if TYPE_CHECKING:
@@ -56,12 +56,7 @@ def _error(message: str, status: int = 400) -> JSONResponse:
 
 
 def _from_json(body: bytes) -> tuple[str, list[Photo], list[str] | None, str | None]:
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise GalleryError(f"the body is not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise GalleryError("the body must be a JSON object")
+    doc = json_object(body, "the body")
     encoded = doc.get("Photos")
     if not isinstance(encoded, list) or not all(isinstance(p, str) for p in encoded):
         raise GalleryError('"Photos" must be a list of base64-encoded JPEG or PNG photos')

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rekognition_emulator.handlers.analysis import faces
-from rekognition_emulator.handlers.analysis.numbers import f32
+from rekognition_emulator.handlers.analysis.numbers import ratio_box
 
 MAX_FACES = 64  # RecognizeCelebrities looks at the 64 largest faces
 MATCH_THRESHOLD = faces.DEFAULT_SIMILARITY_THRESHOLD
@@ -150,12 +150,7 @@ def _body_box(rgb: np.ndarray, face_box: tuple[float, ...], persons: list[Any]) 
     else:
         x0, y0, x1, y1 = best.box
     height, width = rgb.shape[:2]
-    return {
-        "Width": f32((x1 - x0) / width),
-        "Height": f32((y1 - y0) / height),
-        "Left": f32(x0 / width),
-        "Top": f32(y0 / height),
-    }
+    return ratio_box(x0, y0, x1, y1, width, height)
 
 
 def celebrity_details(
