@@ -288,6 +288,68 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
             custom_labels_commands(ctx, aws_call, home)
         _streams(ctx, aws_call)
         _liveness(ctx, aws_call)
+        if h.has("RecognizeCelebrities"):
+            name = ctx.celebrity[1] if ctx.celebrity else None
+            aws_call(
+                "RecognizeCelebrities",
+                ["recognize-celebrities", "--image-bytes", f"fileb://{other}"],
+                "recognize-celebrities --image-bytes fileb://",
+                expect=lambda o: (
+                    []
+                    if name is None
+                    or [c.get("Name") for c in o.get("CelebrityFaces", [])] == [name]
+                    else [f"expected {name} alone"]
+                ),
+            )
+        if h.has("GetCelebrityInfo"):
+            if ctx.celebrity is not None:
+                aws_call(
+                    "GetCelebrityInfo",
+                    ["get-celebrity-info", "--id", ctx.celebrity[0]],
+                    "get-celebrity-info --id",
+                    expect=lambda o: [] if o.get("Name") == ctx.celebrity[1] else ["another Name"],
+                )
+            aws_call(
+                "GetCelebrityInfo",
+                ["get-celebrity-info", "--id", "0conformance0"],
+                "get-celebrity-info of an unknown id",
+                error="ResourceNotFoundException",
+            )
+        if h.has("StartMediaAnalysisJob") and ctx.s3_ready:
+            aws_call(
+                "StartMediaAnalysisJob",
+                [
+                    "start-media-analysis-job",
+                    "--operations-config",
+                    "DetectModerationLabels={MinConfidence=60}",
+                    "--input",
+                    f"S3Object={{Bucket={ctx.bucket},Name=manifest.jsonl}}",
+                    "--output-config",
+                    f"S3Bucket={ctx.bucket},S3KeyPrefix=cli",
+                ],
+                "start-media-analysis-job --operations-config --input --output-config",
+                expect=lambda o: [] if o.get("JobId") else ["no JobId"],
+            )
+        if h.has("GetMediaAnalysisJob"):
+            if ctx.media_job:
+                aws_call(
+                    "GetMediaAnalysisJob",
+                    ["get-media-analysis-job", "--job-id", ctx.media_job],
+                    "get-media-analysis-job --job-id",
+                    expect=lambda o: [] if o.get("Status") == "SUCCEEDED" else ["not SUCCEEDED"],
+                )
+            aws_call(
+                "GetMediaAnalysisJob",
+                ["get-media-analysis-job", "--job-id", "no-such-media-job"],
+                "get-media-analysis-job of an unknown job",
+                error="ResourceNotFoundException",
+            )
+        if h.has("ListMediaAnalysisJobs"):
+            aws_call(
+                "ListMediaAnalysisJobs",
+                ["list-media-analysis-jobs", "--max-results", "5"],
+                "list-media-analysis-jobs --max-results 5",
+            )
         if created and h.has("DeleteCollection"):
             aws_call(
                 "DeleteCollection",

@@ -1,7 +1,8 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, every Rekognition Video
-pair, the 20 Custom Labels operations with the SDK's two waiters, stream processors, Face
-Liveness and error cases), where `node` and `npm` are available.
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, RecognizeCelebrities,
+GetCelebrityInfo, every Rekognition Video pair, the 20 Custom Labels operations with the SDK's
+two waiters, stream processors, Face Liveness, media analysis jobs and error cases), where
+`node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
 conformance/js/node_modules (git-ignored), or, when that folder is not writable (an
@@ -48,6 +49,11 @@ JS_OPERATIONS = {
     *custom_labels.OPERATIONS,
     *STREAM_OPERATIONS,
     *LIVENESS_OPERATIONS,
+    "RecognizeCelebrities",
+    "GetCelebrityInfo",
+    "StartMediaAnalysisJob",
+    "GetMediaAnalysisJob",
+    "ListMediaAnalysisJobs",
 }
 
 
@@ -133,6 +139,9 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
                 for name, job_id in ctx.video_jobs.items()
             }
         },
+        "celebrity": None if ctx.celebrity is None else list(ctx.celebrity),
+        "bucket": ctx.bucket if ctx.s3_ready else None,
+        "mediaJob": ctx.media_job or None,
     }
     if custom_labels.OPERATIONS <= h.implemented and ctx.s3_ready:
         custom_labels.upload_training_set(h.s3, ctx.bucket)

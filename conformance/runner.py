@@ -20,6 +20,7 @@ from rekognition_emulator.conformance.scenarios import (
     FLOWS,
     Context,
     covered_by_flows,
+    forget_celebrity,
     generic_errors,
     generic_seed,
     setup_s3,
@@ -309,6 +310,7 @@ def run(
             else:
                 notes.append("JS SDK v3: not run (--no-js)")
         teardown_s3(ctx)
+        forget_celebrity(ctx)
         if any("InternalServerError" in c.detail for c in h.checks):
             for tb in served.tracebacks():
                 notes.append("server log, " + tb.replace("\n", "\n    "))

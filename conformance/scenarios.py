@@ -11,9 +11,12 @@ quality tests, the contract lives here.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,6 +89,8 @@ class Context:
     # Finished video jobs by analysis name (LabelDetection ...), for the CLI and JS runners.
     video_jobs: dict[str, str] = field(default_factory=dict)
     video_collection: str = ""
+    celebrity: tuple[str, str] | None = None  # (Id, Name) seeded in the emulator's gallery
+    media_job: str = ""  # a finished media analysis job (for the CLI and JS checks)
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -130,9 +135,9 @@ def teardown_s3(ctx: Context) -> None:
     except Exception:
         pass
     try:
-        for key in ("face.jpg", "labels.jpg", "too-large.jpg", ctx.video_key):
-            if not key:
-                continue
+        # The photos, the clip, and what the scenarios wrote (manifests, job output).
+        listed = ctx.h.s3.list_objects_v2(Bucket=ctx.bucket).get("Contents", [])
+        for key in {o["Key"] for o in listed} | {"face.jpg", "labels.jpg", "too-large.jpg"}:
             ctx.h.s3.delete_object(Bucket=ctx.bucket, Key=key)
         ctx.h.s3.delete_bucket(Bucket=ctx.bucket)
     except Exception:
@@ -1181,15 +1186,220 @@ def ppe_flow(ctx: Context) -> None:
     image_errors(ctx, "DetectProtectiveEquipment", {})
 
 
-def other_image_flow(ctx: Context) -> None:
-    """Image operations with no scenario of their own yet: one valid call and the image errors."""
+CELEBRITY_FACE_MEMBERS = DEFAULT_FACE_MEMBERS | {"Emotions", "Smile"}
+
+
+def seed_celebrity(ctx: Context) -> None:
+    """Seed the emulator's gallery with the astronaut (its admin endpoint; another endpoint
+    has none, and the named-celebrity checks are then left out)."""
+    name = f"Conformance Astronaut {ctx.run_id}"
+    body = json.dumps({"Name": name, "Photos": [base64.b64encode(ctx.photos.face).decode()]})
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            ctx.celebrity = (json.loads(r.read())["Id"], name)
+    except (OSError, ValueError, KeyError):
+        ctx.celebrity = None
+
+
+def forget_celebrity(ctx: Context) -> None:
+    if ctx.celebrity is None:
+        return
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities/{ctx.celebrity[0]}", method="DELETE"
+    )
+    try:
+        urllib.request.urlopen(request, timeout=30).close()
+    except OSError:
+        pass  # best effort, as for the bucket
+
+
+def _celebrity_problems(body: dict[str, Any], name: str | None) -> list[str]:
+    found = body.get("CelebrityFaces") or []
+    problems = []
+    if name is not None:
+        problems += _problems(
+            ([c.get("Name") for c in found] == [name], f"expected {name} alone, got {found}")
+        )
+    for face in [c.get("Face") or {} for c in found] + list(body.get("UnrecognizedFaces") or []):
+        problems += _problems(
+            (set(face) == CELEBRITY_FACE_MEMBERS, f"a face with members {sorted(face)}"),
+            (len(face.get("Landmarks", [])) == 5, "not the 5 default landmarks"),
+        )
+    return problems
+
+
+def celebrities_flow(ctx: Context) -> None:
     h, p = ctx.h, ctx.photos
-    for operation in ("RecognizeCelebrities",):
-        if not h.has(operation):
-            continue
+    if h.has("RecognizeCelebrities"):
+        seed_celebrity(ctx)
+        name = ctx.celebrity[1] if ctx.celebrity else None
         with step():
-            h.call(operation, {"Image": {"Bytes": p.face}}, name="astronaut photo")
-        image_errors(ctx, operation, {})
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.face_other}},
+                name="the seeded astronaut in another picture",
+                expect=lambda b: _celebrity_problems(b, name),
+            )
+        with step():
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.no_face}},
+                name="no face: nothing recognized or unrecognized",
+                expect=lambda b: _problems(
+                    (not b.get("CelebrityFaces"), "a celebrity in a photo of a cup"),
+                    (not b.get("UnrecognizedFaces"), "a face in a photo of a cup"),
+                ),
+            )
+        if ctx.s3_ready:
+            with step():
+                h.call(
+                    "RecognizeCelebrities",
+                    {"Image": ctx.s3_image("face.jpg")},
+                    name="Image.S3Object",
+                    expect=lambda b: _celebrity_problems(b, name),
+                )
+        image_errors(ctx, "RecognizeCelebrities", {})
+    if h.has("GetCelebrityInfo"):
+        if ctx.celebrity is not None:
+            cid, name = ctx.celebrity
+            with step():
+                h.call(
+                    "GetCelebrityInfo",
+                    {"Id": cid},
+                    name="the seeded celebrity",
+                    expect=lambda b: _problems((b.get("Name") == name, f"Name {b.get('Name')}")),
+                )
+        h.expect_error(
+            "GetCelebrityInfo",
+            {"Id": "0conformance0"},
+            "ResourceNotFoundException",
+            name="an id no celebrity has",
+        )
+
+
+MEDIA_ANALYSIS_STATUSES = ("CREATED", "QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED")
+
+
+def start_media_job(ctx: Context, manifest_key: str, **extra: Any) -> dict[str, Any]:
+    """StartMediaAnalysisJob's request over a manifest of the bucket's two photos."""
+    lines = [
+        json.dumps({"source-ref": f"s3://{ctx.bucket}/{k}"}) for k in ("face.jpg", "labels.jpg")
+    ]
+    ctx.h.s3.put_object(Bucket=ctx.bucket, Key=manifest_key, Body="\n".join(lines).encode())
+    return {
+        "OperationsConfig": {"DetectModerationLabels": {"MinConfidence": 50}},
+        "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": manifest_key}},
+        "OutputConfig": {"S3Bucket": ctx.bucket, "S3KeyPrefix": "bulk"},
+        **extra,
+    }
+
+
+def wait_media_job(ctx: Context, job_id: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ctx.h.rekognition.get_media_analysis_job(JobId=job_id)
+        if job["Status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.25)
+
+
+def _media_job_problems(body: dict[str, Any]) -> list[str]:
+    return _problems(
+        (body.get("Status") in MEDIA_ANALYSIS_STATUSES, f"Status {body.get('Status')}"),
+        ("CreationTimestamp" in body, "no CreationTimestamp"),
+    )
+
+
+def media_analysis_flow(ctx: Context) -> None:
+    h = ctx.h
+    if not ctx.s3_ready:
+        return
+    job_id = ""
+    if h.has("StartMediaAnalysisJob"):
+        with step():
+            body = h.call(
+                "StartMediaAnalysisJob",
+                start_media_job(ctx, "manifest.jsonl", JobName="conformance"),
+                name="a manifest of two photos",
+                expect=lambda b: _problems((bool(b.get("JobId")), "no JobId")),
+            )
+            job_id = body["JobId"]
+        empty = f"s3://{ctx.bucket}/empty.jsonl"
+        h.s3.put_object(Bucket=ctx.bucket, Key="empty.jsonl", Body=b"\n")
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m2.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "empty.jsonl"}},
+            },
+            "InvalidManifestException",
+            name=f"an empty manifest ({empty})",
+        )
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m3.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "missing.jsonl"}},
+            },
+            "InvalidS3ObjectException",
+            name="a manifest that does not exist",
+        )
+    if job_id and h.has("GetMediaAnalysisJob"):
+        wait_media_job(ctx, job_id)
+        with step():
+            h.call(
+                "GetMediaAnalysisJob",
+                {"JobId": job_id},
+                name="the finished job",
+                expect=lambda b: (
+                    _media_job_problems(b)
+                    + _problems(
+                        (
+                            b.get("Status") == "SUCCEEDED",
+                            f"Status {b.get('Status')}: {b.get('FailureDetails')}",
+                        ),
+                        ("S3Object" in (b.get("Results") or {}), "no Results.S3Object"),
+                        ("S3Object" in (b.get("ManifestSummary") or {}), "no ManifestSummary"),
+                    )
+                ),
+            )
+        ctx.media_job = job_id
+    if h.has("GetMediaAnalysisJob"):
+        h.expect_error(
+            "GetMediaAnalysisJob",
+            {"JobId": "no-such-media-job"},
+            "ResourceNotFoundException",
+            name="a job that does not exist",
+        )
+    if h.has("ListMediaAnalysisJobs"):
+        with step():
+            h.call(
+                "ListMediaAnalysisJobs",
+                {"MaxResults": 5},
+                name="newest first",
+                expect=lambda b: (
+                    [p for j in b.get("MediaAnalysisJobs", []) for p in _media_job_problems(j)]
+                    + _problems(
+                        (
+                            not job_id
+                            or job_id in [j.get("JobId") for j in b.get("MediaAnalysisJobs", [])],
+                            "the job just started is not listed",
+                        )
+                    )
+                ),
+            )
+        h.expect_error(
+            "ListMediaAnalysisJobs",
+            {"NextToken": "not-a-token"},
+            "InvalidPaginationTokenException",
+            name="a NextToken this server did not issue",
+        )
 
 
 # -- Rekognition Video ----------------------------------------------------------------------------
@@ -1776,11 +1986,15 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "labels": (labels_flow, frozenset({"DetectLabels", "DetectText"})),
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
-    "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
     "video": (video_flow, VIDEO_OPERATIONS),
     "custom-labels": (custom_labels.custom_labels_flow, custom_labels.OPERATIONS),
     "streams": (streams_flow, STREAM_OPERATIONS),
     "liveness": (liveness_flow, LIVENESS_OPERATIONS),
+    "celebrities": (celebrities_flow, frozenset({"RecognizeCelebrities", "GetCelebrityInfo"})),
+    "media-analysis": (
+        media_analysis_flow,
+        frozenset({"StartMediaAnalysisJob", "GetMediaAnalysisJob", "ListMediaAnalysisJobs"}),
+    ),
 }
 
 

@@ -24,9 +24,11 @@ def detect_moderation_labels(ctx: RequestContext, params: dict[str, Any]) -> dic
     min_conf = params.get("MinConfidence")
     min_conf = moderation.DEFAULT_MIN_CONFIDENCE if min_conf is None else float(min_conf)
     if adapter is not None:
-        result: dict[str, Any] = adapter.detect(image.rgb, min_conf)
+        result: dict[str, Any] = adapter.detect(image.rgb, min_conf, nudenet=ctx.config.nudenet)
     else:
-        result = moderation.detect_moderation_labels(image.rgb, min_confidence=min_conf)
+        result = moderation.detect_moderation_labels(
+            image.rgb, min_confidence=min_conf, nudenet=ctx.config.nudenet
+        )
     if params.get("HumanLoopConfig") is not None:
         # No human review (Amazon A2I flow) exists here, so none is ever started: AWS's answer
         # for an image that did not trigger review is an activation output without a HumanLoopArn.

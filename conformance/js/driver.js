@@ -19,6 +19,22 @@ import {
   SearchFacesByImageCommand,
   DetectModerationLabelsCommand,
   DetectProtectiveEquipmentCommand,
+  CreateStreamProcessorCommand,
+  DescribeStreamProcessorCommand,
+  ListStreamProcessorsCommand,
+  StartStreamProcessorCommand,
+  StopStreamProcessorCommand,
+  UpdateStreamProcessorCommand,
+  DeleteStreamProcessorCommand,
+  CreateFaceLivenessSessionCommand,
+  GetFaceLivenessSessionResultsCommand,
+  InvalidParameterException,
+  SessionNotFoundException,
+  RecognizeCelebritiesCommand,
+  GetCelebrityInfoCommand,
+  StartMediaAnalysisJobCommand,
+  GetMediaAnalysisJobCommand,
+  ListMediaAnalysisJobsCommand,
   CreateProjectCommand,
   DescribeProjectsCommand,
   DeleteProjectCommand,
@@ -43,18 +59,6 @@ import {
   waitUntilProjectVersionRunning,
   ResourceInUseException,
   ResourceNotReadyException,
-  CreateStreamProcessorCommand,
-  DescribeStreamProcessorCommand,
-  ListStreamProcessorsCommand,
-  StartStreamProcessorCommand,
-  StopStreamProcessorCommand,
-  UpdateStreamProcessorCommand,
-  DeleteStreamProcessorCommand,
-  CreateFaceLivenessSessionCommand,
-  GetFaceLivenessSessionResultsCommand,
-  InvalidParameterException,
-  ResourceInUseException,
-  SessionNotFoundException,
   ResourceNotFoundException,
   InvalidImageFormatException,
   RekognitionServiceException,
@@ -184,6 +188,7 @@ if (firstVideo) {
   const Get = rekognition[`Get${firstVideo}Command`];
   await expectError(`Get${firstVideo}`, "a JobId that does not exist", new Get({ JobId: "0".repeat(64) }),
     "ResourceNotFoundException", ResourceNotFoundException);
+}
 if (has("CreateStreamProcessor")) {
   const name = `${cid}-processor`;
   const account = "123456789012";
@@ -240,6 +245,42 @@ if (has("GetFaceLivenessSessionResults")) {
   await expectError("GetFaceLivenessSessionResults", "an unknown session",
     new GetFaceLivenessSessionResultsCommand({ SessionId: "00000000-0000-4000-8000-000000000000" }),
     "SessionNotFoundException", SessionNotFoundException);
+}
+if (has("RecognizeCelebrities")) {
+  const name = config.celebrity?.[1] ?? null;
+  await call("RecognizeCelebrities", "the seeded astronaut in another picture",
+    new RecognizeCelebritiesCommand({ Image: { Bytes: photo("face_other") } }),
+    (o) => (name === null || JSON.stringify((o.CelebrityFaces ?? []).map((c) => c.Name)) === JSON.stringify([name])
+      ? [] : [`expected ${name} alone`]));
+}
+if (has("GetCelebrityInfo")) {
+  if (config.celebrity) {
+    await call("GetCelebrityInfo", "the seeded celebrity", new GetCelebrityInfoCommand({ Id: config.celebrity[0] }),
+      (o) => (o.Name === config.celebrity[1] ? [] : [`Name ${o.Name}`]));
+  }
+  await expectError("GetCelebrityInfo", "an id no celebrity has", new GetCelebrityInfoCommand({ Id: "0conformance0" }),
+    "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("StartMediaAnalysisJob") && config.bucket) {
+  await call("StartMediaAnalysisJob", "a manifest of two photos",
+    new StartMediaAnalysisJobCommand({
+      OperationsConfig: { DetectModerationLabels: { MinConfidence: 55 } },
+      Input: { S3Object: { Bucket: config.bucket, Name: "manifest.jsonl" } },
+      OutputConfig: { S3Bucket: config.bucket, S3KeyPrefix: "js" },
+    }),
+    (o) => (o.JobId ? [] : ["no JobId"]));
+}
+if (has("GetMediaAnalysisJob")) {
+  if (config.mediaJob) {
+    await call("GetMediaAnalysisJob", "the finished job", new GetMediaAnalysisJobCommand({ JobId: config.mediaJob }),
+      (o) => (o.Status === "SUCCEEDED" && o.CreationTimestamp instanceof Date ? [] : ["not SUCCEEDED, or CreationTimestamp not a Date"]));
+  }
+  await expectError("GetMediaAnalysisJob", "a job that does not exist", new GetMediaAnalysisJobCommand({ JobId: "no-such-media-job" }),
+    "ResourceNotFoundException", ResourceNotFoundException);
+}
+if (has("ListMediaAnalysisJobs")) {
+  await call("ListMediaAnalysisJobs", "newest first", new ListMediaAnalysisJobsCommand({ MaxResults: 5 }),
+    (o) => (Array.isArray(o.MediaAnalysisJobs) ? [] : ["no MediaAnalysisJobs list"]));
 }
 if (created && has("DeleteCollection")) {
   await call("DeleteCollection", "the collection", new DeleteCollectionCommand({ CollectionId: cid }));

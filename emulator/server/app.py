@@ -31,7 +31,7 @@ from rekognition_emulator.emulator.server.registry import (
     admin_routes,
     all_operations,
     load_handlers,
-    startup_hooks,
+    start_hooks,
 )
 from rekognition_emulator.emulator.server.validation import validate_input
 
@@ -284,9 +284,8 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
         from rekognition_emulator.emulator.jobs import engine
 
         engine(state)
-        # Families' own start-up work (registry.on_startup), once the engine runs.
-        for hook in startup_hooks():
-            hook(state)
+        for hook in start_hooks():  # the families' start-up work (e.g. a folder to read)
+            await run_in_threadpool(hook, state)
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,

@@ -137,6 +137,9 @@ class Config:
     # -- models
     models_dir: Path | None = setting(None, "model cache (default: the per-user cache folder)")
     threads: int = setting(2, "onnxruntime threads per model", minimum=1)
+    nudenet: bool = setting(
+        False, "use the opt-in NudeNet model (AGPL-3.0) for the body-part moderation labels"
+    )
     # -- the other AWS services (None: embedded on this port)
     s3_endpoint_url: str | None = setting(None, "use this S3 instead of the embedded one")
     sns_endpoint_url: str | None = setting(None, "publish to this SNS instead of the embedded one")
@@ -184,6 +187,10 @@ class Config:
         180.0,
         "seconds a Face Liveness session lives before it is EXPIRED (AWS: 3 minutes)",
         minimum=0.1,
+    )
+    # -- celebrities
+    celebrities_dir: Path | None = setting(
+        None, "a folder of NAME/photo.jpg: celebrities read into the gallery at start"
     )
 
     def __post_init__(self) -> None:

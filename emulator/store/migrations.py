@@ -311,11 +311,40 @@ CREATE UNIQUE INDEX liveness_by_token ON liveness_sessions (account, region, cli
     WHERE client_token IS NOT NULL;
 """
 
+# Schema 5: the celebrity gallery a user seeds (handlers/celebrities.py). One gallery per
+# data dir, as AWS has one celebrity gallery for every account and region.
+_V5 = """
+CREATE TABLE celebrities (
+    celebrity_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    urls TEXT NOT NULL,
+    -- Male | Female | Nonbinary | Unlisted, as given, or read from the photos when not given
+    gender TEXT NOT NULL,
+    gender_given INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+-- One row per photo: the embedding of its largest face. `origin` is 'api' (the CLI or the
+-- admin endpoint) or 'dir' (the --celebrities-dir folder, read again at every start).
+CREATE TABLE celebrity_faces (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    celebrity_id TEXT NOT NULL,
+    photo_sha256 TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    source TEXT NOT NULL,
+    female REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (celebrity_id, photo_sha256, origin)
+);
+CREATE INDEX celebrity_faces_by_celebrity ON celebrity_faces (celebrity_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collections, faces, users and tags", _script(_V1)),
     Migration(2, "the job engine's tables", _script(_V2)),
     Migration(3, "Custom Labels projects, datasets, versions and policies", _script(_V3)),
     Migration(4, "stream processors, stream sources and Face Liveness sessions", _script(_V4)),
+    Migration(5, "the celebrity gallery", _script(_V5)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

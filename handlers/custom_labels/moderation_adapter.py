@@ -74,9 +74,12 @@ class ModerationAdapter:
         base = moderation.with_parents(moderation.label_confidences(sig))
         return moderation.labels_from_confidences(self.confidences(rgb, base), min_confidence)
 
-    def detect(self, rgb: np.ndarray, min_confidence: float) -> dict[str, object]:
-        """DetectModerationLabels' answer for one frame, through the adapter."""
-        sig = moderation.signals(rgb)
+    def detect(
+        self, rgb: np.ndarray, min_confidence: float, *, nudenet: bool = False
+    ) -> dict[str, object]:
+        """DetectModerationLabels' answer for one frame, through the adapter; `nudenet`: the
+        server's opt-in setting (Config.nudenet)."""
+        sig = moderation.signals(rgb, nudenet=nudenet)
         return {
             "ModerationLabels": self.labels(rgb, sig, min_confidence),
             "ModerationModelVersion": moderation.MODERATION_MODEL_VERSION,

@@ -9,7 +9,7 @@ once, when first used (a RUNNING model after a restart loads on its first
 DetectCustomLabels, or DetectModerationLabels for an adapter), and kept until it is stopped
 or deleted.
 
-At start (`registry.on_startup`) the service exists before any request, so an admin reset
+At start (`registry.on_start`) the service exists before any request, so an admin reset
 wipes it too, and resources left in a working status by a job that no longer exists (the
 engine re-queues every unfinished job, so this is for the rare job that ended without
 finishing its resource) are settled.
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rekognition_emulator.emulator.server.registry import on_startup
+from rekognition_emulator.emulator.server.registry import on_start
 from rekognition_emulator.emulator.store import database
 from rekognition_emulator.emulator.store import projects as records
 from rekognition_emulator.emulator.store.tokens import PageTokens, load_secret
@@ -183,7 +183,7 @@ def service(state: AppState) -> CustomLabels:
     return state.singleton(SERVICE_KEY, lambda: CustomLabels(state))
 
 
-@on_startup
+@on_start
 def _start(state: AppState) -> None:
     from rekognition_emulator.emulator.jobs import IN_PROGRESS, engine
 
