@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from rekognition_emulator.conformance.videos import pyav_missing
 from rekognition_emulator.emulator.testing import all_pages
 from tests.conftest import make_client
+from tests.test_celebrities import seed
 from tests.video_clips import (
     HEIGHT,
     WIDTH,
@@ -144,6 +145,29 @@ def test_face_search_finds_the_person_indexed_from_another_photo(rekognition, te
     with pytest.raises(ClientError) as missing:
         rekognition.start_face_search(Video=video, CollectionId="no-such-collection")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_celebrity_recognition_names_the_seeded_celebrity_while_on_screen(
+    server, rekognition, testdata, obama_clip
+):
+    _, video = obama_clip
+    seeded = seed(
+        server.endpoint,
+        "Barack Obama",
+        testdata / "faces/identities/Barack_Obama/face_recognition__obama2.jpg",
+        Urls=["www.example.com/obama"],
+    )
+    job = rekognition.start_celebrity_recognition(Video=video)["JobId"]
+    found = items(rekognition.get_celebrity_recognition, job, "Celebrities", SortBy="ID")
+    # Sampled every 500 ms while on screen (1000 .. 2999): he is named at each sample.
+    assert [c["Timestamp"] for c in found] == [1000, 1520, 2000, 2520]
+    for c in found:
+        celebrity = c["Celebrity"]
+        assert (celebrity["Name"], celebrity["Id"]) == ("Barack Obama", seeded["Id"])
+        assert celebrity["Urls"] == ["www.example.com/obama"]
+        assert celebrity["Confidence"] >= 80
+        assert {"BoundingBox", "Face", "KnownGender"} <= set(celebrity)
+    assert rekognition.get_celebrity_info(Id=seeded["Id"])["Name"] == "Barack Obama"
 
 
 # -- segments ------------------------------------------------------------------------------
