@@ -118,7 +118,7 @@ class People:
             if k in claimed:
                 continue
             x, y, w, h = f.face.box
-            implied = labels._person_box_from_face(x, y, w, h, width, height)
+            implied = labels.person_box_from_face(x, y, w, h, width, height)
             box = (implied.x0, implied.y0, implied.x1, implied.y1)
             score = max(HIGH, f.face.score)  # a clear face is as sure as a clear body
             detections.append(
