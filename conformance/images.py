@@ -128,3 +128,37 @@ def not_an_image() -> bytes:
 def oversized_s3_object() -> bytes:
     """A JPEG-looking object over the 15 MB limit for images read from S3."""
     return b"\xff\xd8\xff\xe0" + bytes(15 * 1024 * 1024 + 1)
+
+
+def zoom_frames(photo: bytes, n: int = 12) -> list[np.ndarray]:
+    """The photo slowly zoomed into: a face that stays in view and moves (RGB frames)."""
+    rgb = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
+    h, w = rgb.shape[:2]
+    frames = []
+    for i in range(n):
+        k = 1.0 - 0.25 * i / max(1, n - 1)
+        cw, ch = int(w * k), int(h * k)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        frames.append(cv2.resize(rgb[y0 : y0 + ch, x0 : x0 + cw], (w, h)))
+    return frames
+
+
+def face_clip(photo: bytes, n: int = 15, fps: float = 10.0) -> bytes:
+    """`zoom_frames` as an MP4 (OpenCV's mp4v writer: it has no H.264 encoder)."""
+    import tempfile
+
+    frames = zoom_frames(photo, n)
+    h, w = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory(prefix="conformance-clip-") as folder:
+        path = str(Path(folder) / "face.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        for rgb in frames:
+            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        writer.release()
+        return Path(path).read_bytes()
+
+
+def jpeg_frames(frames: list[np.ndarray]) -> list[bytes]:
+    return [_jpeg(f) for f in frames]

@@ -1,5 +1,7 @@
 """The AWS SDK for JavaScript v3 as a second client (collections, DetectFaces, IndexFaces,
-SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment and error cases), where
+SearchFacesByImage, DetectModerationLabels, DetectProtectiveEquipment, RecognizeCelebrities,
+GetCelebrityInfo, every Rekognition Video pair, the 20 Custom Labels operations with the SDK's
+two waiters, stream processors, Face Liveness, media analysis jobs and error cases), where
 `node` and `npm` are available.
 
 The SDK is installed with `npm ci` from the pinned package-lock.json into
@@ -18,8 +20,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.harness import Check
-from rekognition_emulator.conformance.scenarios import Context
+from rekognition_emulator.conformance.scenarios import (
+    LIVENESS_OPERATIONS,
+    STREAM_OPERATIONS,
+    VIDEO_ANALYSES,
+    VIDEO_OPERATIONS,
+    Context,
+    video_start_params,
+)
 from rekognition_emulator.conformance.shapes import check_output
 
 HERE = Path(__file__).resolve().parent / "js"
@@ -35,6 +45,15 @@ JS_OPERATIONS = {
     "SearchFacesByImage",
     "DetectModerationLabels",
     "DetectProtectiveEquipment",
+    *VIDEO_OPERATIONS,
+    *custom_labels.OPERATIONS,
+    *STREAM_OPERATIONS,
+    *LIVENESS_OPERATIONS,
+    "RecognizeCelebrities",
+    "GetCelebrityInfo",
+    "StartMediaAnalysisJob",
+    "GetMediaAnalysisJob",
+    "ListMediaAnalysisJobs",
 }
 
 
@@ -110,7 +129,36 @@ def run(ctx: Context, files: dict[str, Path]) -> str:
         "missing": ctx.name("js-missing"),
         "images": {role: str(path) for role, path in files.items()},
         "implemented": sorted(wanted),
+        "video": {
+            "analyses": {
+                name: {
+                    "start": video_start_params(ctx, name),
+                    "jobId": job_id,
+                    "items": VIDEO_ANALYSES[name][0],
+                }
+                for name, job_id in ctx.video_jobs.items()
+            }
+        },
+        "celebrity": None if ctx.celebrity is None else list(ctx.celebrity),
+        "bucket": ctx.bucket if ctx.s3_ready else None,
+        "mediaJob": ctx.media_job or None,
     }
+    if custom_labels.OPERATIONS <= h.implemented and ctx.s3_ready:
+        custom_labels.upload_training_set(h.s3, ctx.bucket)
+        warm = Path(files["face"]).parent / "custom-labels-warm.jpg"  # the run's photo folder
+        warm.write_bytes(custom_labels.picture("warm", 5000))
+        config["images"]["warm"] = str(warm)  # type: ignore[index]
+        config["customLabels"] = {
+            "bucket": ctx.bucket,
+            "manifest": custom_labels.MANIFEST_KEY,
+            "project": ctx.name("js-cl"),
+            "output": f"{custom_labels.PREFIX}/js-output",
+            "line": json.dumps(
+                custom_labels.classification_line(
+                    ctx.bucket, f"{custom_labels.PREFIX}/cool-0.jpg", "cool"
+                )
+            ),  # fmt: skip
+        }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
         config_path = fh.name

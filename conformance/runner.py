@@ -20,6 +20,7 @@ from rekognition_emulator.conformance.scenarios import (
     FLOWS,
     Context,
     covered_by_flows,
+    forget_celebrity,
     generic_errors,
     generic_seed,
     setup_s3,
@@ -281,6 +282,8 @@ def run(
         setup_s3(ctx)
         if not ctx.s3_ready:
             notes.append(f"S3 setup failed, S3Object cases skipped: {ctx.s3_error}")
+        elif ctx.video_note:
+            notes.append(ctx.video_note)
 
         for op in operations:
             if op not in implemented and (only is None or op in only):
@@ -307,6 +310,7 @@ def run(
             else:
                 notes.append("JS SDK v3: not run (--no-js)")
         teardown_s3(ctx)
+        forget_celebrity(ctx)
         if any("InternalServerError" in c.detail for c in h.checks):
             for tb in served.tracebacks():
                 notes.append("server log, " + tb.replace("\n", "\n    "))

@@ -11,18 +11,32 @@ quality tests, the contract lives here.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from botocore import xform_name
 from botocore.model import OperationModel
 
+from rekognition_emulator.conformance import custom_labels
 from rekognition_emulator.conformance.derive import minimal_input, violations
 from rekognition_emulator.conformance.harness import Check, Harness, StepFailed
-from rekognition_emulator.conformance.images import Photos, not_an_image, oversized_s3_object
+from rekognition_emulator.conformance.images import (
+    Photos,
+    not_an_image,
+    oversized_s3_object,
+    testdata_dir,
+)
+from rekognition_emulator.conformance.videos import conformance_clip, pyav_missing
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -56,6 +70,7 @@ IMAGE_MEMBERS: dict[str, tuple[str, ...]] = {
     "DetectModerationLabels": ("Image",),
     "DetectProtectiveEquipment": ("Image",),
     "RecognizeCelebrities": ("Image",),
+    "DetectCustomLabels": ("Image",),
 }
 # Face operations document the 80 px minimum side as InvalidParameterException.
 MIN_SIDE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage"}
@@ -69,6 +84,13 @@ class Context:
     bucket: str = ""
     s3_ready: bool = False
     s3_error: str = ""
+    video_key: str = ""  # the suite's H.264 clip in the bucket ("" when none could be made)
+    video_note: str = ""
+    # Finished video jobs by analysis name (LabelDetection ...), for the CLI and JS runners.
+    video_jobs: dict[str, str] = field(default_factory=dict)
+    video_collection: str = ""
+    celebrity: tuple[str, str] | None = None  # (Id, Name) seeded in the emulator's gallery
+    media_job: str = ""  # a finished media analysis job (for the CLI and JS checks)
 
     def name(self, suffix: str) -> str:
         return f"conformance-{self.run_id}-{suffix}"
@@ -100,6 +122,7 @@ def setup_s3(ctx: Context) -> None:
         ctx.h.s3.put_object(Bucket=ctx.bucket, Key="labels.jpg", Body=ctx.photos.labels)
         ctx.h.s3.put_object(Bucket=ctx.bucket, Key="too-large.jpg", Body=oversized_s3_object())
         ctx.s3_ready = True
+        _upload_video(ctx)
     except Exception as exc:  # reported in the table's notes; S3 scenarios are then skipped
         ctx.s3_ready = False
         ctx.s3_error = f"{type(exc).__name__}: {exc}"
@@ -107,7 +130,14 @@ def setup_s3(ctx: Context) -> None:
 
 def teardown_s3(ctx: Context) -> None:
     try:
-        for key in ("face.jpg", "labels.jpg", "too-large.jpg"):
+        if ctx.video_collection:
+            ctx.h.rekognition.delete_collection(CollectionId=ctx.video_collection)
+    except Exception:
+        pass
+    try:
+        # The photos, the clip, and what the scenarios wrote (manifests, job output).
+        listed = ctx.h.s3.list_objects_v2(Bucket=ctx.bucket).get("Contents", [])
+        for key in {o["Key"] for o in listed} | {"face.jpg", "labels.jpg", "too-large.jpg"}:
             ctx.h.s3.delete_object(Bucket=ctx.bucket, Key=key)
         ctx.h.s3.delete_bucket(Bucket=ctx.bucket)
     except Exception:
@@ -1156,15 +1186,773 @@ def ppe_flow(ctx: Context) -> None:
     image_errors(ctx, "DetectProtectiveEquipment", {})
 
 
-def other_image_flow(ctx: Context) -> None:
-    """Image operations with no scenario of their own yet: one valid call and the image errors."""
+CELEBRITY_FACE_MEMBERS = DEFAULT_FACE_MEMBERS | {"Emotions", "Smile"}
+
+
+def seed_celebrity(ctx: Context) -> None:
+    """Seed the emulator's gallery with the astronaut (its admin endpoint; another endpoint
+    has none, and the named-celebrity checks are then left out)."""
+    name = f"Conformance Astronaut {ctx.run_id}"
+    body = json.dumps({"Name": name, "Photos": [base64.b64encode(ctx.photos.face).decode()]})
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            ctx.celebrity = (json.loads(r.read())["Id"], name)
+    except (OSError, ValueError, KeyError):
+        ctx.celebrity = None
+
+
+def forget_celebrity(ctx: Context) -> None:
+    if ctx.celebrity is None:
+        return
+    request = urllib.request.Request(
+        f"{ctx.h.endpoint}/_emulator/celebrities/{ctx.celebrity[0]}", method="DELETE"
+    )
+    try:
+        urllib.request.urlopen(request, timeout=30).close()
+    except OSError:
+        pass  # best effort, as for the bucket
+
+
+def _celebrity_problems(body: dict[str, Any], name: str | None) -> list[str]:
+    found = body.get("CelebrityFaces") or []
+    problems = []
+    if name is not None:
+        problems += _problems(
+            ([c.get("Name") for c in found] == [name], f"expected {name} alone, got {found}")
+        )
+    for face in [c.get("Face") or {} for c in found] + list(body.get("UnrecognizedFaces") or []):
+        problems += _problems(
+            (set(face) == CELEBRITY_FACE_MEMBERS, f"a face with members {sorted(face)}"),
+            (len(face.get("Landmarks", [])) == 5, "not the 5 default landmarks"),
+        )
+    return problems
+
+
+def celebrities_flow(ctx: Context) -> None:
     h, p = ctx.h, ctx.photos
-    for operation in ("RecognizeCelebrities",):
-        if not h.has(operation):
-            continue
+    if h.has("RecognizeCelebrities"):
+        seed_celebrity(ctx)
+        name = ctx.celebrity[1] if ctx.celebrity else None
         with step():
-            h.call(operation, {"Image": {"Bytes": p.face}}, name="astronaut photo")
-        image_errors(ctx, operation, {})
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.face_other}},
+                name="the seeded astronaut in another picture",
+                expect=lambda b: _celebrity_problems(b, name),
+            )
+        with step():
+            h.call(
+                "RecognizeCelebrities",
+                {"Image": {"Bytes": p.no_face}},
+                name="no face: nothing recognized or unrecognized",
+                expect=lambda b: _problems(
+                    (not b.get("CelebrityFaces"), "a celebrity in a photo of a cup"),
+                    (not b.get("UnrecognizedFaces"), "a face in a photo of a cup"),
+                ),
+            )
+        if ctx.s3_ready:
+            with step():
+                h.call(
+                    "RecognizeCelebrities",
+                    {"Image": ctx.s3_image("face.jpg")},
+                    name="Image.S3Object",
+                    expect=lambda b: _celebrity_problems(b, name),
+                )
+        image_errors(ctx, "RecognizeCelebrities", {})
+    if h.has("GetCelebrityInfo"):
+        if ctx.celebrity is not None:
+            cid, name = ctx.celebrity
+            with step():
+                h.call(
+                    "GetCelebrityInfo",
+                    {"Id": cid},
+                    name="the seeded celebrity",
+                    expect=lambda b: _problems((b.get("Name") == name, f"Name {b.get('Name')}")),
+                )
+        h.expect_error(
+            "GetCelebrityInfo",
+            {"Id": "0conformance0"},
+            "ResourceNotFoundException",
+            name="an id no celebrity has",
+        )
+
+
+MEDIA_ANALYSIS_STATUSES = ("CREATED", "QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED")
+
+
+def start_media_job(ctx: Context, manifest_key: str, **extra: Any) -> dict[str, Any]:
+    """StartMediaAnalysisJob's request over a manifest of the bucket's two photos."""
+    lines = [
+        json.dumps({"source-ref": f"s3://{ctx.bucket}/{k}"}) for k in ("face.jpg", "labels.jpg")
+    ]
+    ctx.h.s3.put_object(Bucket=ctx.bucket, Key=manifest_key, Body="\n".join(lines).encode())
+    return {
+        "OperationsConfig": {"DetectModerationLabels": {"MinConfidence": 50}},
+        "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": manifest_key}},
+        "OutputConfig": {"S3Bucket": ctx.bucket, "S3KeyPrefix": "bulk"},
+        **extra,
+    }
+
+
+def wait_media_job(ctx: Context, job_id: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ctx.h.rekognition.get_media_analysis_job(JobId=job_id)
+        if job["Status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.25)
+
+
+def _media_job_problems(body: dict[str, Any]) -> list[str]:
+    return _problems(
+        (body.get("Status") in MEDIA_ANALYSIS_STATUSES, f"Status {body.get('Status')}"),
+        ("CreationTimestamp" in body, "no CreationTimestamp"),
+    )
+
+
+def media_analysis_flow(ctx: Context) -> None:
+    h = ctx.h
+    if not ctx.s3_ready:
+        return
+    job_id = ""
+    if h.has("StartMediaAnalysisJob"):
+        with step():
+            body = h.call(
+                "StartMediaAnalysisJob",
+                start_media_job(ctx, "manifest.jsonl", JobName="conformance"),
+                name="a manifest of two photos",
+                expect=lambda b: _problems((bool(b.get("JobId")), "no JobId")),
+            )
+            job_id = body["JobId"]
+        empty = f"s3://{ctx.bucket}/empty.jsonl"
+        h.s3.put_object(Bucket=ctx.bucket, Key="empty.jsonl", Body=b"\n")
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m2.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "empty.jsonl"}},
+            },
+            "InvalidManifestException",
+            name=f"an empty manifest ({empty})",
+        )
+        h.expect_error(
+            "StartMediaAnalysisJob",
+            {
+                **start_media_job(ctx, "m3.jsonl"),
+                "Input": {"S3Object": {"Bucket": ctx.bucket, "Name": "missing.jsonl"}},
+            },
+            "InvalidS3ObjectException",
+            name="a manifest that does not exist",
+        )
+    if job_id and h.has("GetMediaAnalysisJob"):
+        wait_media_job(ctx, job_id)
+        with step():
+            h.call(
+                "GetMediaAnalysisJob",
+                {"JobId": job_id},
+                name="the finished job",
+                expect=lambda b: (
+                    _media_job_problems(b)
+                    + _problems(
+                        (
+                            b.get("Status") == "SUCCEEDED",
+                            f"Status {b.get('Status')}: {b.get('FailureDetails')}",
+                        ),
+                        ("S3Object" in (b.get("Results") or {}), "no Results.S3Object"),
+                        ("S3Object" in (b.get("ManifestSummary") or {}), "no ManifestSummary"),
+                    )
+                ),
+            )
+        ctx.media_job = job_id
+    if h.has("GetMediaAnalysisJob"):
+        h.expect_error(
+            "GetMediaAnalysisJob",
+            {"JobId": "no-such-media-job"},
+            "ResourceNotFoundException",
+            name="a job that does not exist",
+        )
+    if h.has("ListMediaAnalysisJobs"):
+        with step():
+            h.call(
+                "ListMediaAnalysisJobs",
+                {"MaxResults": 5},
+                name="newest first",
+                expect=lambda b: (
+                    [p for j in b.get("MediaAnalysisJobs", []) for p in _media_job_problems(j)]
+                    + _problems(
+                        (
+                            not job_id
+                            or job_id in [j.get("JobId") for j in b.get("MediaAnalysisJobs", [])],
+                            "the job just started is not listed",
+                        )
+                    )
+                ),
+            )
+        h.expect_error(
+            "ListMediaAnalysisJobs",
+            {"NextToken": "not-a-token"},
+            "InvalidPaginationTokenException",
+            name="a NextToken this server did not issue",
+        )
+
+
+# -- Rekognition Video ----------------------------------------------------------------------------
+# Each analysis: the Get* member that lists the results, and Start* parameters of its own.
+VIDEO_ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "LabelDetection": ("Labels", {"MinConfidence": 50, "Features": ["GENERAL_LABELS"]}),
+    "FaceDetection": ("Faces", {"FaceAttributes": "ALL"}),
+    "TextDetection": ("TextDetections", {"Filters": {"WordFilter": {"MinConfidence": 80}}}),
+    "PersonTracking": ("Persons", {}),
+    "ContentModeration": ("ModerationLabels", {"MinConfidence": 50}),
+    "FaceSearch": ("Persons", {"FaceMatchThreshold": 80}),
+    "SegmentDetection": ("Segments", {"SegmentTypes": ["TECHNICAL_CUE", "SHOT"]}),
+    "CelebrityRecognition": ("Celebrities", {}),
+}
+VIDEO_OPERATIONS = frozenset(f"{verb}{n}" for n in VIDEO_ANALYSES for verb in ("Start", "Get"))
+JOB_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+VIDEO_WAIT_SECONDS = 180.0
+
+
+def _upload_video(ctx: Context) -> None:
+    """The suite's clip (made with PyAV), else the shared MOT20 clip, in the bucket."""
+    with tempfile.TemporaryDirectory(prefix="conformance-video-") as tmp:
+        path = conformance_clip(ctx.photos.face, Path(tmp))
+        note = "video: a 2 s H.264 clip made with PyAV (caption, then the face photo)"
+        if path is None:
+            shared = testdata_dir()
+            mot = shared / "video" / "dlib__MOT20-05-raw_even_shorter.mp4" if shared else None
+            if mot is None or not mot.is_file():
+                ctx.video_note = f"video: none ({pyav_missing()}; no shared MOT20 clip either)"
+                return
+            path, note = mot, "video: the shared MOT20 clip (PyAV is not installed)"
+        ctx.h.s3.put_object(Bucket=ctx.bucket, Key="video.mp4", Body=path.read_bytes())
+    ctx.video_key, ctx.video_note = "video.mp4", note
+
+
+def video_channel(ctx: Context) -> dict[str, str]:
+    """A NotificationChannel whose topic does not exist: the job must still succeed."""
+    account = "123456789012"
+    return {
+        "SNSTopicArn": f"arn:aws:sns:{ctx.h.region}:{account}:{ctx.name('no-topic')}",
+        "RoleArn": f"arn:aws:iam::{account}:role/{ctx.name('video-role')}",
+    }
+
+
+def wait_video_job(ctx: Context, get: str, job_id: str) -> str:
+    """Poll a Get* (unrecorded) until the job is no longer IN_PROGRESS; its status."""
+    deadline = time.monotonic() + VIDEO_WAIT_SECONDS
+    while True:
+        status = getattr(ctx.h.rekognition, xform_name(get))(JobId=job_id)["JobStatus"]
+        if status != "IN_PROGRESS" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.25)
+
+
+def _video_start_problems(body: dict[str, Any]) -> list[str]:
+    job_id = str(body.get("JobId", ""))
+    return _problems((bool(JOB_ID_RE.match(job_id)), f"JobId {job_id!r} is not 64 hex digits"))
+
+
+def _video_get_problems(
+    body: dict[str, Any], job_id: str, items: str, metadata_list: bool
+) -> list[str]:
+    metadata = body.get("VideoMetadata")
+    if metadata_list:
+        metadata = (metadata or [None])[0]
+    return _problems(
+        (body.get("JobStatus") == "SUCCEEDED", f"JobStatus {body.get('JobStatus')}"),
+        (body.get("JobId") == job_id, "the JobId is not echoed"),
+        (isinstance(body.get(items), list), f"no {items} list"),
+        (
+            isinstance(metadata, dict) and metadata.get("Codec") == "h264",
+            f"VideoMetadata {metadata!r} does not name the h264 codec",
+        ),
+        (bool(body.get("Video", {}).get("S3Object")), "the Video is not echoed"),
+    )
+
+
+def video_flow(ctx: Context) -> None:
+    h = ctx.h
+    names = [n for n in VIDEO_ANALYSES if h.has(f"Start{n}", f"Get{n}")]
+    for name in names:
+        h.expect_error(
+            f"Get{name}", {"JobId": "0" * 64}, "ResourceNotFoundException", name="unknown JobId"
+        )
+    if not names or not ctx.s3_ready:
+        return
+    for name in names:
+        extra = VIDEO_ANALYSES[name][1]
+        for case, s3_object in (
+            ("missing object", {"Bucket": ctx.bucket, "Name": "no-such-video.mp4"}),
+            ("missing bucket", {"Bucket": ctx.name("no-such-bucket"), "Name": "video.mp4"}),
+        ):
+            params = {"Video": {"S3Object": s3_object}, **extra}
+            if name == "FaceSearch":  # the video is checked first
+                params["CollectionId"] = ctx.name("video-missing")
+            h.expect_error(
+                f"Start{name}", params, "InvalidS3ObjectException", name=f"Video.S3Object {case}"
+            )
+    if not ctx.video_key:
+        return
+    if "FaceSearch" in names:
+        h.expect_error(
+            "StartFaceSearch",
+            {"Video": ctx.s3_image(ctx.video_key), "CollectionId": ctx.name("video-missing")},
+            "ResourceNotFoundException",
+            name="collection does not exist",
+        )
+        if h.has("CreateCollection", "IndexFaces"):
+            with step():
+                ctx.video_collection = ctx.name("video-faces")
+                h.call("CreateCollection", {"CollectionId": ctx.video_collection}, name="for video")
+                h.call(
+                    "IndexFaces",
+                    {"CollectionId": ctx.video_collection, "Image": {"Bytes": ctx.photos.face}},
+                    name="a face to search videos for",
+                )
+        if not ctx.video_collection:
+            names.remove("FaceSearch")
+    for name in names:  # the collection stays for the CLI and JS runners (teardown_s3 ends it)
+        with step():
+            _video_analysis(ctx, name)
+
+
+def video_start_params(ctx: Context, name: str) -> dict[str, Any]:
+    """The Start* request of the analysis `name` in this run (the CLI and the JS SDK send it
+    again: with its ClientRequestToken, it names the same job)."""
+    params: dict[str, Any] = {
+        "Video": ctx.s3_image(ctx.video_key),
+        "ClientRequestToken": ctx.name(name)[:64],
+        "JobTag": f"conformance-{name}",
+        "NotificationChannel": video_channel(ctx),
+        **VIDEO_ANALYSES[name][1],
+    }
+    if name == "FaceSearch":
+        params["CollectionId"] = ctx.video_collection
+    return params
+
+
+def _video_analysis(ctx: Context, name: str) -> None:
+    h = ctx.h
+    items = VIDEO_ANALYSES[name][0]
+    start, get = f"Start{name}", f"Get{name}"
+    params = video_start_params(ctx, name)
+    job_id = h.call(start, params, name="the clip, every option", expect=_video_start_problems)[
+        "JobId"
+    ]
+    h.call(
+        start,
+        params,
+        name="the same ClientRequestToken again -> the same job",
+        expect=lambda b: _problems((b.get("JobId") == job_id, "a second job was started")),
+    )
+    h.expect_error(
+        start,
+        {**params, "JobTag": "conformance-changed"},
+        "IdempotentParameterMismatchException",
+        name="the same ClientRequestToken, other parameters",
+    )
+    wait_video_job(ctx, get, job_id)
+    as_list = name == "SegmentDetection"
+    first = h.call(
+        get,
+        {"JobId": job_id},
+        name="a finished job (its topic did not exist)",
+        expect=lambda b: _video_get_problems(b, job_id, items, as_list),
+    )
+    ctx.video_jobs[name] = job_id
+    page = h.call(
+        get,
+        {"JobId": job_id, "MaxResults": 1},
+        name="MaxResults 1",
+        expect=lambda b: _problems((len(b.get(items, [])) <= 1, f"more than one of {items}")),
+    )
+    if page.get("NextToken"):
+        h.call(
+            get, {"JobId": job_id, "MaxResults": 1, "NextToken": page["NextToken"]}, name="page 2"
+        )
+    else:
+        h.record(
+            Check(
+                get,
+                "boto3",
+                "call",
+                "MaxResults 1: no NextToken on the last page",
+                len(first.get(items, [])) <= 1,
+                "" if len(first.get(items, [])) <= 1 else "NextToken absent with more to read",
+            )
+        )
+    h.expect_error(
+        get,
+        {"JobId": job_id, "NextToken": "bm90LWEtdG9rZW4"},
+        "InvalidPaginationTokenException",
+        name="NextToken not issued by the server",
+    )
+    members = h.model.operation_model(get).input_shape.members
+    for option in ("SortBy", "AggregateBy"):
+        if option in members:
+            for value in members[option].enum:
+                h.call(get, {"JobId": job_id, option: value}, name=f"{option} {value}")
+
+
+# -- stream processors and Face Liveness -----------------------------------------------------------
+STREAM_OPERATIONS = frozenset(
+    {
+        "CreateStreamProcessor",
+        "DescribeStreamProcessor",
+        "ListStreamProcessors",
+        "StartStreamProcessor",
+        "StopStreamProcessor",
+        "UpdateStreamProcessor",
+        "DeleteStreamProcessor",
+    }
+)
+LIVENESS_OPERATIONS = frozenset({"CreateFaceLivenessSession", "GetFaceLivenessSessionResults"})
+ACCOUNT = "123456789012"  # the account of a non-numeric access key
+
+
+def _admin(ctx: Context, path: str, body: Any) -> tuple[int, Any]:
+    """A call to the emulator's own /_emulator/ endpoints (what the test says a stream plays,
+    or a liveness check's video): (status, JSON body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        ctx.h.endpoint + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def _until(check: Callable[[], Any], seconds: float = 60.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def _status_is(*wanted: str) -> Callable[[dict[str, Any]], list[str]]:
+    return lambda b: _problems((b.get("Status") in wanted, f"Status {b.get('Status')}"))
+
+
+def _face_search_session(ctx: Context, name: str, kvs: str, output: str, cid: str) -> None:
+    """A face search processor on a clip of the indexed face: records on Kinesis name it."""
+    from rekognition_emulator.conformance.images import face_clip
+
+    h = ctx.h
+    h.s3.put_object(Bucket=ctx.bucket, Key="face.mp4", Body=face_clip(ctx.photos.face))
+    code, mapped = _admin(
+        ctx,
+        "/_emulator/streams",
+        {"StreamArn": kvs, "Video": {"S3Object": {"Bucket": ctx.bucket, "Name": "face.mp4"}}},
+    )
+    face_id = h.rekognition.index_faces(CollectionId=cid, Image={"Bytes": ctx.photos.face})[
+        "FaceRecords"
+    ][0]["Face"]["FaceId"]
+    h.call(
+        "StartStreamProcessor",
+        {"Name": name},
+        name="face search -> SessionId",
+        expect=lambda b: _problems(
+            (bool(UUID_RE.fullmatch(str(b.get("SessionId")))), f"SessionId {b.get('SessionId')}"),
+            (code == 200, f"the stream could not be mapped: {mapped}"),
+        ),
+    )
+    running = _until(
+        lambda: (
+            h.rekognition.describe_stream_processor(Name=name)["Status"] in ("RUNNING", "FAILED")
+        )
+    )
+    kinesis = boto3_client(ctx, "kinesis")
+    stream = output.rsplit("/", 1)[1]
+
+    def matched() -> bool:
+        shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        import json
+
+        for record in kinesis.get_records(ShardIterator=iterator)["Records"]:
+            for found in json.loads(record["Data"])["FaceSearchResponse"]:
+                if any(m["Face"]["FaceId"] == face_id for m in found["MatchedFaces"]):
+                    return True
+        return False
+
+    found = running and _until(matched, 30)
+    h.call(
+        "DescribeStreamProcessor",
+        {"Name": name},
+        name="RUNNING, its Kinesis records naming the indexed face",
+        expect=lambda b: (
+            _status_is("RUNNING")(b)
+            + _problems((bool(found), "no Kinesis record matched the indexed FaceId"))
+        ),
+    )
+    h.expect_error(
+        "StartStreamProcessor", {"Name": name}, "ResourceInUseException", name="already running"
+    )
+    h.expect_error(
+        "DeleteStreamProcessor", {"Name": name}, "ResourceInUseException", name="while running"
+    )
+    h.call("StopStreamProcessor", {"Name": name}, name="a running processor")
+    _until(lambda: h.rekognition.describe_stream_processor(Name=name)["Status"] == "STOPPED", 30)
+
+
+def boto3_client(ctx: Context, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=ctx.h.endpoint,
+        region_name=ctx.h.region,
+        aws_access_key_id=ctx.h.access_key,
+        aws_secret_access_key=ctx.h.secret_key,
+    )
+
+
+def streams_flow(ctx: Context) -> None:
+    h = ctx.h
+    if not h.has(*STREAM_OPERATIONS):
+        return
+    role = f"arn:aws:iam::{ACCOUNT}:role/conformance"
+    kvs = f"arn:aws:kinesisvideo:{h.region}:{ACCOUNT}:stream/{ctx.name('cam')}/1700000000000"
+    name = ctx.name("faces")
+    with step():
+        kinesis = boto3_client(ctx, "kinesis")
+        kinesis.create_stream(StreamName=ctx.name("records"), ShardCount=1)
+        output = kinesis.describe_stream(StreamName=ctx.name("records"))["StreamDescription"][
+            "StreamARN"
+        ]
+        cid = ctx.name("stream-faces")
+        h.rekognition.create_collection(CollectionId=cid)
+        h.call(
+            "CreateStreamProcessor",
+            {
+                "Name": name,
+                "Input": {"KinesisVideoStream": {"Arn": kvs}},
+                "Output": {"KinesisDataStream": {"Arn": output}},
+                "Settings": {"FaceSearch": {"CollectionId": cid, "FaceMatchThreshold": 85.0}},
+                "RoleArn": role,
+            },
+            name="face search",
+            expect=lambda b: _problems(
+                (
+                    b.get("StreamProcessorArn")
+                    == f"arn:aws:rekognition:{h.region}:{ACCOUNT}:streamprocessor/{name}",
+                    f"StreamProcessorArn {b.get('StreamProcessorArn')}",
+                )
+            ),
+        )
+        h.call(
+            "DescribeStreamProcessor",
+            {"Name": name},
+            name="new processor: STOPPED, settings echoed",
+            expect=lambda b: (
+                _status_is("STOPPED")(b)
+                + _problems(
+                    (
+                        b.get("Settings", {}).get("FaceSearch", {}).get("CollectionId") == cid,
+                        "Settings",
+                    ),
+                    (b.get("Input", {}).get("KinesisVideoStream", {}).get("Arn") == kvs, "Input"),
+                )
+            ),
+        )
+        h.call(
+            "ListStreamProcessors",
+            {},
+            name="lists the processor",
+            expect=lambda b: _problems(
+                (
+                    {"Name": name, "Status": "STOPPED"} in b.get("StreamProcessors", []),
+                    "the processor is not listed as STOPPED",
+                )
+            ),
+        )
+        h.expect_error(
+            "StopStreamProcessor", {"Name": name}, "ResourceInUseException", name="not running"
+        )
+        h.expect_error(
+            "UpdateStreamProcessor",
+            {"Name": name, "DataSharingPreferenceForUpdate": {"OptIn": True}},
+            "InvalidParameterException",
+            name="a face search processor",
+        )
+        if ctx.s3_ready:
+            _face_search_session(ctx, name, kvs, output, cid)
+        h.call("DeleteStreamProcessor", {"Name": name}, name="a stopped processor")
+        h.expect_error(
+            "DescribeStreamProcessor",
+            {"Name": name},
+            "ResourceNotFoundException",
+            name="deleted processor",
+        )
+        h.rekognition.delete_collection(CollectionId=cid)
+    home = ctx.name("porch")
+    with step():
+        polygon = [{"X": 0.1, "Y": 0.2}, {"X": 0.9, "Y": 0.2}, {"X": 0.5, "Y": 0.9}]
+        h.call(
+            "CreateStreamProcessor",
+            {
+                "Name": home,
+                "Input": {"KinesisVideoStream": {"Arn": kvs}},
+                "Output": {
+                    "S3Destination": {"Bucket": ctx.bucket or "bucket", "KeyPrefix": "porch"}
+                },
+                "NotificationChannel": {"SNSTopicArn": f"arn:aws:sns:{h.region}:{ACCOUNT}:porch"},
+                "Settings": {"ConnectedHome": {"Labels": ["PERSON", "PET"], "MinConfidence": 60}},
+                "RegionsOfInterest": [{"Polygon": polygon}],
+                "DataSharingPreference": {"OptIn": False},
+                "RoleArn": role,
+            },
+            name="label detection (connected home) with a polygon region",
+        )
+        h.expect_error(
+            "StartStreamProcessor",
+            {"Name": home},
+            "InvalidParameterException",
+            name="label detection without a StartSelector",
+        )
+        h.call(
+            "UpdateStreamProcessor",
+            {
+                "Name": home,
+                "SettingsForUpdate": {"ConnectedHomeForUpdate": {"MinConfidence": 80}},
+                "ParametersToDelete": ["RegionsOfInterest"],
+            },
+            name="MinConfidence set, regions deleted",
+        )
+        h.call(
+            "DescribeStreamProcessor",
+            {"Name": home},
+            name="after UpdateStreamProcessor",
+            expect=lambda b: (
+                _status_is("STOPPED")(b)
+                + _problems(
+                    (b["Settings"]["ConnectedHome"].get("MinConfidence") == 80, "MinConfidence"),
+                    ("RegionsOfInterest" not in b, "RegionsOfInterest still there"),
+                )
+            ),
+        )
+        h.call("DeleteStreamProcessor", {"Name": home}, name="label detection processor")
+    h.expect_error(
+        "CreateStreamProcessor",
+        {
+            "Name": ctx.name("both"),
+            "Input": {"KinesisVideoStream": {"Arn": kvs}},
+            "Output": {"S3Destination": {"Bucket": "bucket"}},
+            "Settings": {"FaceSearch": {"CollectionId": "c"}, "ConnectedHome": {"Labels": ["ALL"]}},
+            "RoleArn": role,
+        },
+        "InvalidParameterException",
+        name="FaceSearch and ConnectedHome at once",
+    )
+    h.expect_error(
+        "ListStreamProcessors",
+        {"NextToken": "forged"},
+        "InvalidPaginationTokenException",
+        name="a NextToken this server did not issue",
+    )
+    h.expect_error(
+        "DeleteStreamProcessor",
+        {"Name": ctx.name("never")},
+        "ResourceNotFoundException",
+        name="processor does not exist",
+    )
+
+
+def liveness_flow(ctx: Context) -> None:
+    import base64
+    import uuid
+
+    from rekognition_emulator.conformance.images import jpeg_frames, zoom_frames
+
+    h = ctx.h
+    if not h.has(*LIVENESS_OPERATIONS):
+        return
+    with step():
+        created = h.call(
+            "CreateFaceLivenessSession",
+            {
+                "Settings": {
+                    "AuditImagesLimit": 1,
+                    "ChallengePreferences": [{"Type": "FaceMovementAndLightChallenge"}],
+                },
+                "ClientRequestToken": ctx.name("liveness"),
+            },
+            name="AuditImagesLimit 1, a challenge preference",
+            expect=lambda b: _problems(
+                (
+                    bool(UUID_RE.fullmatch(str(b.get("SessionId")))),
+                    f"SessionId {b.get('SessionId')}",
+                )
+            ),
+        )
+        session = created["SessionId"]
+        h.call(
+            "GetFaceLivenessSessionResults",
+            {"SessionId": session},
+            name="a new session: CREATED",
+            expect=_status_is("CREATED"),
+        )
+        frames = [base64.b64encode(f).decode() for f in jpeg_frames(zoom_frames(ctx.photos.face))]
+        code, checked = _admin(ctx, f"/_emulator/liveness/{session}", {"frames": frames})
+        h.call(
+            "GetFaceLivenessSessionResults",
+            {"SessionId": session},
+            name="after a selfie video: SUCCEEDED with images",
+            expect=lambda b: (
+                _status_is("SUCCEEDED")(b)
+                + _problems(
+                    (code == 200, f"the check could not be submitted: {checked}"),
+                    (isinstance(b.get("Confidence"), int | float), "no Confidence"),
+                    ("Bytes" in b.get("ReferenceImage", {}), "no ReferenceImage.Bytes"),
+                    (len(b.get("AuditImages", [])) == 1, "not one audit image"),
+                    (
+                        b.get("Challenge", {}).get("Type") == "FaceMovementAndLightChallenge",
+                        "Challenge",
+                    ),
+                )
+            ),
+        )
+    h.expect_error(
+        "GetFaceLivenessSessionResults",
+        {"SessionId": str(uuid.uuid4())},
+        "SessionNotFoundException",
+        name="a session that was never created",
+    )
+    h.expect_error(
+        "CreateFaceLivenessSession",
+        {
+            "Settings": {
+                "ChallengePreferences": [
+                    {"Type": "FaceMovementChallenge", "Versions": {"Minimum": "9.0.0"}}
+                ]
+            }
+        },
+        "InvalidParameterException",
+        name="a challenge version no one offers",
+    )
 
 
 FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
@@ -1198,7 +1986,15 @@ FLOWS: dict[str, tuple[Callable[[Context], None], frozenset[str]]] = {
     "labels": (labels_flow, frozenset({"DetectLabels", "DetectText"})),
     "moderation": (moderation_flow, frozenset({"DetectModerationLabels"})),
     "ppe": (ppe_flow, frozenset({"DetectProtectiveEquipment"})),
-    "other-images": (other_image_flow, frozenset({"RecognizeCelebrities"})),
+    "video": (video_flow, VIDEO_OPERATIONS),
+    "custom-labels": (custom_labels.custom_labels_flow, custom_labels.OPERATIONS),
+    "streams": (streams_flow, STREAM_OPERATIONS),
+    "liveness": (liveness_flow, LIVENESS_OPERATIONS),
+    "celebrities": (celebrities_flow, frozenset({"RecognizeCelebrities", "GetCelebrityInfo"})),
+    "media-analysis": (
+        media_analysis_flow,
+        frozenset({"StartMediaAnalysisJob", "GetMediaAnalysisJob", "ListMediaAnalysisJobs"}),
+    ),
 }
 
 

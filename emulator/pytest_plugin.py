@@ -15,6 +15,9 @@ Fixtures (all session-scoped, started only when a test asks for one):
   credentials, one attempt per call so that an error shows at once).
 - `rekognition_faults` (per test): fault rules on that emulator, cleared after the test:
   `rekognition_faults.add(operation="DetectFaces", error="ThrottlingException", count=3)`.
+- `wait_for_job`: waits for a Rekognition Video job, `wait_for_job(rekognition_client.
+  get_label_detection, job_id)` -> the Get* answer once the job is no longer IN_PROGRESS
+  (rekognition_emulator.emulator.testing.wait_for_job; `all_pages` there reads every page).
 
 This module is loaded by every pytest run in an environment that has the package, so it
 imports nothing heavy at load time and starts nothing until a fixture is requested.
@@ -104,3 +107,12 @@ def rekognition_faults(rekognition_endpoint: str) -> Iterator[Any]:
         yield faults
     finally:
         faults.clear()
+
+
+@pytest.fixture(scope="session")
+def wait_for_job() -> Any:
+    """`wait_for_job(get, job_id, timeout=300, **params)`: call the Get* method `get` until the
+    job is no longer IN_PROGRESS; returns that answer."""
+    from rekognition_emulator.emulator.testing import wait_for_job as wait
+
+    return wait

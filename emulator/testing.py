@@ -1,4 +1,5 @@
-"""Run a real emulator server for tests: `with running_server() as endpoint: ...`."""
+"""Run a real emulator server for tests: `with running_server() as endpoint: ...`; wait for a
+Rekognition Video job and read all its pages: `wait_for_job(...)`, `all_pages(...)`."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class EmulatorProcess:
@@ -188,3 +190,39 @@ class Faults:
 
     def clear(self) -> None:
         self._call("DELETE", self.url)
+
+
+def wait_for_job(
+    get: Callable[..., dict[str, Any]],
+    job_id: str,
+    *,
+    timeout: float = 300.0,
+    interval: float = 0.25,
+    **params: Any,
+) -> dict[str, Any]:
+    """Call a Get* of Rekognition Video (a boto3 method such as `rekognition.get_label_detection`)
+    until the job is no longer IN_PROGRESS, and return that answer (its first page).
+
+    Works against AWS as against the emulator. A server started with `--sync-jobs` has
+    finished the job before Start* answers, so the first call returns at once.
+    TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = get(JobId=job_id, **params)
+        if response.get("JobStatus") != "IN_PROGRESS":
+            return response
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"job {job_id} still IN_PROGRESS after {timeout:g} s")
+        time.sleep(interval)
+
+
+def all_pages(
+    get: Callable[..., dict[str, Any]], job_id: str, **params: Any
+) -> list[dict[str, Any]]:
+    """Every page of a finished job's results, following NextToken to the last page (the one
+    without it), e.g. `sum((p["Labels"] for p in all_pages(rk.get_label_detection, job_id,
+    SortBy="NAME")), [])`."""
+    pages = [get(JobId=job_id, **params)]
+    while "NextToken" in pages[-1]:
+        pages.append(get(JobId=job_id, NextToken=pages[-1]["NextToken"], **params))
+    return pages

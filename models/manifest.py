@@ -300,8 +300,10 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         sha256="e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
         size=1_985_440,
         licence="Apache-2.0",
-        purpose="palm boxes and 7 hand points on a 192x192 frame (TFLite, cv2.dnn)",
+        purpose="palm boxes and 7 hand points on a 192x192 frame (TFLite converted to ONNX)",
         pip_args=MEDIAPIPE_PLATFORM_ARGS,
+        converter="rekognition_emulator.models.convert.tflite:convert",
+        converted_sha256="82ab0dfbfcc11db92d33e0b921cfe1c287cb26e127c1e740e09eb7ec0acc8c01",
     ),
     ModelSpec(
         name="hand_landmark",
@@ -312,8 +314,10 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         size=2_071_597,
         licence="Apache-2.0",
         purpose="21 hand landmarks, hand presence and handedness on a 224x224 hand crop "
-        "(TFLite, cv2.dnn)",
+        "(TFLite converted to ONNX)",
         pip_args=MEDIAPIPE_PLATFORM_ARGS,
+        converter="rekognition_emulator.models.convert.tflite:convert",
+        converted_sha256="56cefbcce343ccdc83d67fb1a29ca57ef2856f197c788aba07ecc0c11d610351",
     ),
     ModelSpec(
         name="pose_landmark",
@@ -346,7 +350,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
         size=12_150_158,
         # The wheel's metadata says MIT, its LICENSE file is the AGPL: the stricter one holds.
-        licence="AGPL-3.0 (opt-in only: `models pull nudenet` and REKOGNITION_EMULATOR_NUDENET=1)",
+        licence="AGPL-3.0 (opt-in only: `models pull nudenet` and `serve --nudenet`)",
         purpose="exposed / covered body parts, 18 classes with boxes (YOLOv8n, 320x320)",
         opt_in=True,
     ),

@@ -78,6 +78,11 @@ def test_every_setting_is_a_flag_and_an_environment_variable():
         ("sns_endpoint_url", "http://localhost:4566", "http://localhost:4566"),
         ("models_dir", "/tmp/m", Path("/tmp/m")),
         ("credentials", "A:1, B:2", {"A": "1", "B": "2"}),
+        (
+            "video_sample_ms",
+            "labeldetection=250, TextDetection=2000",
+            {"LabelDetection": 250.0, "TextDetection": 2000.0},
+        ),
     ],
 )
 def test_environment_variable_is_read_as_the_field_type(name, text, value):
@@ -105,6 +110,8 @@ def test_flag_wins_over_environment_which_wins_over_default():
         ({"REKOGNITION_EMULATOR_AUTH": "sometimes"}, "auth must be one of off, strict"),
         ({"REKOGNITION_EMULATOR_THREADS": "0"}, "threads must be at least 1"),
         ({"REKOGNITION_EMULATOR_CREDENTIALS": "nocolon"}, "AKID:SECRET"),
+        ({"REKOGNITION_EMULATOR_VIDEO_SAMPLE_MS": "Labels=250"}, "ANALYSIS=MS"),
+        ({"REKOGNITION_EMULATOR_VIDEO_SAMPLE_MS": "FaceSearch=0"}, "more than 0 ms"),
     ],
 )
 def test_bad_environment_values_say_which_variable(environ, says):

@@ -21,51 +21,15 @@ from rekognition_emulator.handlers.custom_labels import (
 )
 from rekognition_emulator.models.custom import metrics
 from rekognition_emulator.models.custom.features import default_extractor
+from tests.custom_labels_kit import classification_line, detection_line
 
 
 def cls_line(ref: str, *labels: str) -> str:
-    line: dict = {"source-ref": ref}
-    for n, label in enumerate(labels):
-        line[f"attr{n}"] = 1
-        line[f"attr{n}-metadata"] = {
-            "confidence": 1,
-            "class-name": label,
-            "human-annotated": "yes",
-            "creation-date": "2024-01-01T00:00:00",
-            "type": "groundtruth/image-classification",
-        }
-    return json.dumps(line)
+    return json.dumps(classification_line(ref, *labels, attr="attr"))
 
 
 def det_line(ref: str, boxes: list[tuple], size=(640, 480), class_map=None, objects=None) -> str:
-    names = sorted({b[0] for b in boxes})
-    class_map = class_map if class_map is not None else {str(i): n for i, n in enumerate(names)}
-    return json.dumps(
-        {
-            "source-ref": ref,
-            "bb": {
-                "image_size": [{"width": size[0], "height": size[1], "depth": 3}],
-                "annotations": [
-                    {
-                        "class_id": names.index(b[0]) if b[0] in names else 99,
-                        "left": b[1],
-                        "top": b[2],
-                        "width": b[3],
-                        "height": b[4],
-                    }  # fmt: skip
-                    for b in boxes
-                ],
-            },
-            "bb-metadata": {
-                "objects": objects if objects is not None else [{"confidence": 1}] * len(boxes),
-                "class-map": class_map,
-                "type": "groundtruth/object-detection",
-                "human-annotated": "yes",
-                "creation-date": "2024-01-01T00:00:00",
-                "job-name": "job",
-            },
-        }
-    )
+    return json.dumps(detection_line(ref, size, boxes, attr="bb", class_map=class_map, objects=objects))  # fmt: skip
 
 
 def codes(node) -> list[str]:

@@ -101,24 +101,32 @@ def test_nudenet_is_never_pulled_or_loaded_by_default(monkeypatch):
     assert MANIFEST["nudenet"].opt_in and "AGPL" in MANIFEST["nudenet"].licence
     assert "nudenet" not in {s.name for s in select(None)}  # `models pull` / `verify`
     assert {s.name for s in select(["nudenet"])} == {"nudenet"}  # ...unless named
-    monkeypatch.delenv(nudenet_module.ENV_ENABLE, raising=False)
+    from rekognition_emulator.emulator.server.config import Config
     from rekognition_emulator.models import moderation as mod
 
-    assert mod.nudenet_detector() is None
-    monkeypatch.setenv(nudenet_module.ENV_ENABLE, "1")
-    assert nudenet_module.enabled()
+    # Off unless the server's setting turns it on (REKOGNITION_EMULATOR_NUDENET / --nudenet).
+    assert Config.resolve({}, {}).nudenet is False
+    assert Config.resolve({}, {"REKOGNITION_EMULATOR_NUDENET": "1"}).nudenet is True
+
+    def refuse():
+        raise AssertionError("NudeNet was asked for without the setting")
+
+    monkeypatch.setattr(mod, "nudenet_detector", refuse)
+    assert moderation.signals(skimage.data.coffee()).nudenet == []
+    moderation.detect_moderation_labels(skimage.data.coffee())
+    with pytest.raises(AssertionError, match="without the setting"):
+        moderation.signals(skimage.data.coffee(), nudenet=True)
 
 
-def test_nudenet_when_turned_on(monkeypatch):
+def test_nudenet_when_turned_on():
     from rekognition_emulator.models import moderation as mod
     from rekognition_emulator.models.store import default_store
 
     if not default_store().file_for("nudenet").exists():
         pytest.skip("NudeNet is opt-in (AGPL): `rekognition-emulator models pull nudenet` first")
-    monkeypatch.setenv(nudenet_module.ENV_ENABLE, "1")
     parts = mod.nudenet_detector().detect(skimage.data.astronaut())
     assert [p.name for p in parts if p.score >= 0.5] == ["FACE_FEMALE"]
-    sig = moderation.signals(skimage.data.coffee())
+    sig = moderation.signals(skimage.data.coffee(), nudenet=True)
     names = {x["Name"] for x in moderation.moderation_labels(sig, min_confidence=0)}
     assert "Exposed Buttocks or Anus" not in names  # NudeNet's 0.3 there is under its 0.5
 

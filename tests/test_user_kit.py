@@ -81,6 +81,34 @@ def test_an_indexed_face_is_found_again(rekognition_client):
     assert face_id in [m["Face"]["FaceId"] for m in found["FaceMatches"]]
 """,
     ),
+    "video": (
+        frozenset({"StartFaceDetection", "GetFaceDetection"}),
+        """
+def test_a_video_job_is_waited_for(rekognition_client, s3_client, wait_for_job, tmp_path):
+    import av
+    import numpy as np
+
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for _ in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 90, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    s3_client.create_bucket(Bucket="user-videos")
+    s3_client.put_object(Bucket="user-videos", Key="clip.mp4", Body=clip.read_bytes())
+    job = rekognition_client.start_face_detection(
+        Video={"S3Object": {"Bucket": "user-videos", "Name": "clip.mp4"}}
+    )
+    answer = wait_for_job(rekognition_client.get_face_detection, job["JobId"])
+    assert answer["JobStatus"] == "SUCCEEDED"
+    assert answer["VideoMetadata"]["DurationMillis"] == 1000
+    assert answer["Faces"] == []
+""",
+    ),
 }
 
 

@@ -357,10 +357,15 @@ class JobEngine:
         kind: str | None = None,
         status: str | None = None,
         limit: int = 1000,
+        before: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first; `status` QUEUED means IN_PROGRESS and not started yet."""
+        """Jobs, newest first; `status` QUEUED means IN_PROGRESS and not started yet;
+        `before` (a JobRecord.pk) starts after that job, for the next page of a listing."""
         where: list[str] = []
         args: list[Any] = []
+        if before is not None:
+            where.append("pk < ?")
+            args.append(before)
         for column, value in (("account", account), ("region", region), ("kind", kind)):
             if value:
                 where.append(f"{column} = ?")

@@ -39,6 +39,7 @@ from rekognition_emulator.emulator.server.registry import (
     admin_routes,
     all_operations,
     load_handlers,
+    start_hooks,
 )
 from rekognition_emulator.emulator.server.validation import validate_input
 
@@ -362,6 +363,8 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
         from rekognition_emulator.emulator.jobs import engine
 
         engine(state)
+        for hook in start_hooks():  # the families' start-up work (e.g. a folder to read)
+            await run_in_threadpool(hook, state)
         log.info(
             "rekognition-emulator %s: %d operations implemented, data in %s, auth %s",
             __version__,

@@ -40,19 +40,50 @@ def default_data_dir() -> Path:
     return Path(base) / "rekognition-emulator"
 
 
+def _listed(items: list[str] | str) -> list[str]:
+    """The entries of a repeatable setting: the flag's values, or the env var's text, each
+    comma-separated, stripped, empty ones dropped."""
+    values = [items] if isinstance(items, str) else items
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
 def parse_credentials(items: list[str] | str) -> dict[str, str]:
     """`AKID:SECRET` pairs (the env var holds them comma-separated)."""
     creds: dict[str, str] = {}
-    for item in [items] if isinstance(items, str) else items:
-        for pair in item.split(","):
-            pair = pair.strip()
-            if not pair:
-                continue
-            key, sep, secret = pair.partition(":")
-            if not sep or not key or not secret:
-                raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
-            creds[key] = secret
+    for pair in _listed(items):
+        key, sep, secret = pair.partition(":")
+        if not sep or not key or not secret:
+            raise ValueError(f"credentials must look like AKID:SECRET, got {pair!r}")
+        creds[key] = secret
     return creds
+
+
+def parse_sampling(items: list[str] | str) -> dict[str, float]:
+    """`ANALYSIS=MS` pairs (the env var holds them comma-separated): milliseconds between the
+    frames a Rekognition Video analysis looks at, e.g. `LabelDetection=250`. ANALYSIS is the
+    name a Start*/Get* pair shares (FaceDetection, TextDetection ...), in any case."""
+    from rekognition_emulator.emulator.server.service_model import operation_names
+
+    names = set(operation_names())
+    pairs = [n[len("Start") :] for n in names if n.startswith("Start") and f"Get{n[5:]}" in names]
+    known = {pair.lower(): pair for pair in pairs}
+    out: dict[str, float] = {}
+    for pair in _listed(items):
+        name, sep, value = pair.partition("=")
+        canonical = known.get(name.strip().lower())
+        if not sep or canonical is None:
+            raise ValueError(
+                f"video sampling must look like ANALYSIS=MS with ANALYSIS one of "
+                f"{', '.join(sorted(known.values()))}, got {pair!r}"
+            )
+        try:
+            ms = float(value)
+        except ValueError:
+            raise ValueError(f"{pair!r}: the milliseconds are not a number") from None
+        if not ms > 0:
+            raise ValueError(f"{pair!r}: the interval must be more than 0 ms")
+        out[canonical] = ms
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,9 @@ class Config:
     # -- models
     models_dir: Path | None = setting(None, "model cache (default: the per-user cache folder)")
     threads: int = setting(2, "onnxruntime threads per model", minimum=1)
+    nudenet: bool = setting(
+        False, "use the opt-in NudeNet model (AGPL-3.0) for the body-part moderation labels"
+    )
     # -- the other AWS services (None: embedded on this port)
     s3_endpoint_url: str | None = setting(None, "use this S3 instead of the embedded one")
     sns_endpoint_url: str | None = setting(None, "publish to this SNS instead of the embedded one")
@@ -139,6 +173,42 @@ class Config:
     )
     thumbnails_mb: float = setting(
         32.0, "disk the face thumbnails of IndexFaces may use in the data dir", minimum=0
+    )
+    # -- Rekognition Video
+    video_sample_ms: dict[str, float] = setting(
+        default_factory=dict,
+        help="milliseconds between the frames one video analysis looks at (repeatable; the "
+        "env var comma-separated; defaults: 500, TextDetection 1000, PersonTracking and "
+        "FaceSearch 200)",
+        metavar="ANALYSIS=MS",
+        parse=parse_sampling,
+        repeat=True,
+    )
+    # -- Custom Labels
+    custom_labels_wait: float = setting(
+        30.0,
+        "seconds CreateProjectVersion / StartProjectVersion / CopyProjectVersion wait for their "
+        "job before answering (a small model is trained by then)",
+        minimum=0,
+    )
+    # -- stream processors and Face Liveness
+    stream_speed: float = setting(
+        1.0,
+        "playback speed of mapped Kinesis video streams: 1 real time, 4 four times as fast, "
+        "0 as fast as the frames are analysed",
+        minimum=0,
+    )
+    stream_analysis_fps: float = setting(
+        5.0, "frames a second a stream processor analyses", minimum=0.1
+    )
+    liveness_session_seconds: float = setting(
+        180.0,
+        "seconds a Face Liveness session lives before it is EXPIRED (AWS: 3 minutes)",
+        minimum=0.1,
+    )
+    # -- celebrities
+    celebrities_dir: Path | None = setting(
+        None, "a folder of NAME/photo.jpg: celebrities read into the gallery at start"
     )
 
     def __post_init__(self) -> None:

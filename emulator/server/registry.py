@@ -9,13 +9,17 @@
     @cli_command("calibrate", help="measure thresholds on your photos")
     def calibrate(argv: list[str]) -> int: ...
 
+    @on_start
+    def read_gallery_folder(state: AppState) -> None: ...   # before the first request
+
 `params` arrive validated against the service model with blobs decoded to bytes; AWS
 defaults are not filled in (each handler applies its own, as the docs state them).
 
 Registration only records; the app is built from a table of operations it is given
 (`create_app(config, operations)`), by default `all_operations()`, so a test serves a fake
 handler without touching this module's tables. A family registers admin routes and CLI
-subcommands here, so that app.py and cli.py never change when a family arrives.
+subcommands here, so that app.py and cli.py never change when a family arrives; and work
+to do when a server starts (`@on_start`), before it answers its first request.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ log = logging.getLogger("rekognition_emulator")
 Handler = Callable[..., dict[str, Any]]
 AdminEndpoint = Callable[..., Any]  # (request, state) -> Response, async or not
 Command = Callable[[list[str]], int]
+StartHook = Callable[[Any], None]  # (AppState) -> None
 
 _HANDLERS: dict[str, Handler] = {}
 
@@ -127,6 +132,23 @@ def cli_command(name: str, help: str = "") -> Callable[[Command], Command]:
 
 def cli_commands() -> Mapping[str, CliCommand]:
     return dict(_COMMANDS)
+
+
+# -- start-up work ------------------------------------------------------------------------
+_ON_START: list[StartHook] = []
+
+
+def on_start(fn: StartHook) -> StartHook:
+    """Run `fn(state)` when a server starts, after its store and job engine are open and
+    before it answers a request (e.g. reading a folder the configuration names)."""
+    if fn not in _ON_START:
+        _ON_START.append(fn)
+    return fn
+
+
+def start_hooks() -> list[StartHook]:
+    load_handlers()
+    return list(_ON_START)
 
 
 # -- discovery ----------------------------------------------------------------------------

@@ -186,9 +186,165 @@ CREATE TABLE job_outbox (
 );
 """
 
+# Schema 3: Rekognition Custom Labels (store/projects.py): projects, their datasets and the
+# datasets' entries (one JSON line each), model versions, project policies, and the tags of
+# projects, datasets and versions (by ARN).
+_V3 = """
+CREATE TABLE cl_projects (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    -- CUSTOM_LABELS | CONTENT_MODERATION
+    feature TEXT NOT NULL,
+    auto_update TEXT,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE cl_datasets (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_pk INTEGER NOT NULL,
+    -- TRAIN | TEST: one of each a project
+    kind TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    status_code TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (project_pk, kind)
+);
+-- A dataset's entries in order; `line` is the JSON line with the errors found in it.
+CREATE TABLE cl_entries (
+    dataset_pk INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (dataset_pk, seq)
+) WITHOUT ROWID;
+CREATE TABLE cl_versions (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_pk INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    -- what the creating call asked for (OutputConfig, TrainingData, ...), JSON
+    request TEXT NOT NULL,
+    -- what training produced for DescribeProjectVersions (EvaluationResult, ...), JSON
+    result TEXT,
+    min_units INTEGER,
+    max_units INTEGER,
+    -- the trained model's file, relative to the data dir (written before the status says so)
+    model_file TEXT,
+    UNIQUE (project_pk, name)
+);
+CREATE TABLE cl_policies (
+    project_pk INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (project_pk, name)
+) WITHOUT ROWID;
+CREATE TABLE cl_tags (
+    arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
+) WITHOUT ROWID;
+"""
+
+# Schema 4: stream processors (their tags, and the emulator's map of Kinesis video streams to
+# the videos they play) and Face Liveness sessions.
+_V4 = """
+CREATE TABLE stream_processors (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    -- FACE_SEARCH | CONNECTED_HOME
+    kind TEXT NOT NULL,
+    -- STOPPED | STARTING | RUNNING | FAILED | STOPPING | UPDATING
+    status TEXT NOT NULL,
+    status_message TEXT,
+    -- the CreateStreamProcessor request as UpdateStreamProcessor left it (JSON)
+    settings TEXT NOT NULL,
+    -- the latest StartStreamProcessor: its SessionId (the job engine's job id) and selectors
+    session_id TEXT,
+    session TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE stream_processor_tags (
+    processor_pk INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (processor_pk, key)
+) WITHOUT ROWID;
+-- What a Kinesis video stream "plays" (POST /_emulator/streams): a video in S3 or on disk.
+CREATE TABLE stream_sources (
+    stream_arn TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE liveness_sessions (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    client_token TEXT,
+    -- CREATED | IN_PROGRESS | SUCCEEDED | FAILED | EXPIRED
+    status TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (account, region, session_id)
+);
+CREATE UNIQUE INDEX liveness_by_token ON liveness_sessions (account, region, client_token)
+    WHERE client_token IS NOT NULL;
+"""
+
+# Schema 5: the celebrity gallery a user seeds (handlers/celebrities.py). One gallery per
+# data dir, as AWS has one celebrity gallery for every account and region.
+_V5 = """
+CREATE TABLE celebrities (
+    celebrity_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    urls TEXT NOT NULL,
+    -- Male | Female | Nonbinary | Unlisted, as given, or read from the photos when not given
+    gender TEXT NOT NULL,
+    gender_given INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+-- One row per photo: the embedding of its largest face. `origin` is 'api' (the CLI or the
+-- admin endpoint) or 'dir' (the --celebrities-dir folder, read again at every start).
+CREATE TABLE celebrity_faces (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    celebrity_id TEXT NOT NULL,
+    photo_sha256 TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    source TEXT NOT NULL,
+    female REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (celebrity_id, photo_sha256, origin)
+);
+CREATE INDEX celebrity_faces_by_celebrity ON celebrity_faces (celebrity_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collections, faces, users and tags", _script(_V1)),
     Migration(2, "the job engine's tables", _script(_V2)),
+    Migration(3, "Custom Labels projects, datasets, versions and policies", _script(_V3)),
+    Migration(4, "stream processors, stream sources and Face Liveness sessions", _script(_V4)),
+    Migration(5, "the celebrity gallery", _script(_V5)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -111,9 +111,10 @@ ATTRIBUTE_MEMBERS = {
 # --- detection -------------------------------------------------------------------------------
 
 
-def detect(rgb: np.ndarray, *, max_faces: int = MAX_FACES) -> list[Face]:
-    """The analyzer's faces of a frame, largest first, at most `max_faces` (AWS: 100)."""
-    return default_analyzer().detect(rgb, max_faces=max_faces)
+def detect(rgb: np.ndarray, *, max_faces: int = MAX_FACES, any_rotation: bool = True) -> list[Face]:
+    """The analyzer's faces of a frame, largest first, at most `max_faces` (AWS: 100);
+    `any_rotation=False`: upright faces only (models.face.analyzer)."""
+    return default_analyzer().detect(rgb, max_faces=max_faces, any_rotation=any_rotation)
 
 
 def detection_confidence(face: Face) -> float:
@@ -364,10 +365,11 @@ def frame_faces(
     *,
     attributes: AttributeRequest = DEFAULT_ATTRIBUTES,
     max_faces: int = MAX_FACES,
+    any_rotation: bool = True,
 ) -> list[FrameFace]:
     """Every face of a frame, largest first, with its FaceDetail (networks batched across
     faces) and its embedding on demand: what face search in a video needs per frame."""
-    found = detect(rgb, max_faces=max_faces)
+    found = detect(rgb, max_faces=max_faces, any_rotation=any_rotation)
     details = face_details(rgb, found, attributes)
     return [FrameFace(face, detail) for face, detail in zip(found, details, strict=True)]
 

@@ -124,7 +124,7 @@ class Found:
             self.confidence[name] = confidence
 
 
-def _person_box_from_face(x: float, y: float, w: float, h: float, iw: int, ih: int) -> Box:
+def person_box_from_face(x: float, y: float, w: float, h: float, iw: int, ih: int) -> Box:
     # Body proportions: about 3 face widths across the shoulders and 7-8 face heights tall;
     # the photo's edges cut what is outside (portraits keep only head and shoulders).
     cx = x + w / 2
@@ -282,7 +282,7 @@ def analyse(frame: np.ndarray, tx: Taxonomy, *, want_labels: bool) -> tuple[Foun
             best = max(covering, key=lambda p: p.confidence)
             best.confidence = max(best.confidence, conf)
         else:
-            persons.append(Instance(_person_box_from_face(fx, fy, fw, fh, w, h), conf))
+            persons.append(Instance(person_box_from_face(fx, fy, fw, fh, w, h), conf))
         found.add("Person", conf)
         subjects.append(fb)
     if not persons:

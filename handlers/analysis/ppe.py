@@ -33,7 +33,7 @@ import numpy as np
 
 from rekognition_emulator.handlers.analysis.faces import score_confidence
 from rekognition_emulator.handlers.analysis.labels import detector_confidence
-from rekognition_emulator.handlers.analysis.numbers import f32
+from rekognition_emulator.handlers.analysis.numbers import f32, ratio_box
 
 PPE_MODEL_VERSION = "1.0"
 MAX_PERSONS = 15
@@ -370,12 +370,7 @@ def hand_cover_probability(skin_share: float) -> float:
 
 def _ratio_box(b: Box, scale: float, w: int, h: int) -> dict[str, float]:
     x0, y0, x1, y1 = (v / scale for v in b)
-    return {
-        "Width": f32((x1 - x0) / w),
-        "Height": f32((y1 - y0) / h),
-        "Left": f32(x0 / w),
-        "Top": f32(y0 / h),
-    }
+    return ratio_box(x0, y0, x1, y1, w, h)
 
 
 def summary(

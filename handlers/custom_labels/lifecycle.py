@@ -85,6 +85,11 @@ _LEGAL: dict[str, set[str]] = {
 }
 
 
+def legal_from(operation: str) -> set[str]:
+    """The statuses `operation` may act in (for a compare-and-set of the change)."""
+    return _LEGAL[operation]
+
+
 def require(operation: str, status: str, what: str) -> None:
     """Raise the operation's AWS error when a version in `status` cannot undergo it."""
     if status in _LEGAL[operation]:

@@ -1,8 +1,9 @@
 """Bodies and hands, in no AWS vocabulary: MediaPipe pose landmarks on a person crop, palm
 detection and hand landmarks with the gestures read from them, and skin-colour evidence.
 
-The networks are TFLite files run by OpenCV's dnn (classic engine). A cv2.dnn.Net keeps
-per-call state, so each is shared through `models.runtime.shared`, one caller at a time:
+The pose network is a TFLite file run by OpenCV's dnn (classic engine), whose Net keeps
+per-call state; the hand networks are MediaPipe's TFLite files converted to ONNX and run in
+onnxruntime. Each is handed out through `models.runtime.shared`:
 
     with palm_detector().use() as palms:
         found = palms.detect(rgb)
@@ -16,11 +17,20 @@ from rekognition_emulator.models.body.pose import PoseLandmarker
 
 
 def palm_detector() -> runtime.Shared[PalmDetector]:
-    return runtime.shared("palm_detection", PalmDetector)
+    # The session is thread-safe: two holders let a moderation and a PPE request overlap.
+    return runtime.shared(
+        "palm_detection",
+        lambda path: PalmDetector(runtime.onnx_session("palm_detection")),
+        pool_size=2,
+    )
 
 
 def hand_landmarker() -> runtime.Shared[HandLandmarker]:
-    return runtime.shared("hand_landmark", HandLandmarker)
+    return runtime.shared(
+        "hand_landmark",
+        lambda path: HandLandmarker(runtime.onnx_session("hand_landmark")),
+        pool_size=2,
+    )
 
 
 def pose_landmarker() -> runtime.Shared[PoseLandmarker]:

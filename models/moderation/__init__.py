@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from rekognition_emulator.models.moderation.mask import FaceMaskClassifier
 from rekognition_emulator.models.moderation.nsfw import NsfwjsClassifier, OpenNsfw
-from rekognition_emulator.models.moderation.nudenet import NudeNetDetector, enabled
+from rekognition_emulator.models.moderation.nudenet import NudeNetDetector
 
 
 @lru_cache(maxsize=1)
@@ -35,16 +35,10 @@ def face_mask() -> FaceMaskClassifier:
     return FaceMaskClassifier(lambda: onnx_session("face_mask"))
 
 
-def nudenet_detector() -> NudeNetDetector | None:
-    """NudeNet's detector when the user turned it on (see models/moderation/nudenet.py),
-    else None."""
-    if not enabled():
-        return None
-    return _nudenet()
-
-
 @lru_cache(maxsize=1)
-def _nudenet() -> NudeNetDetector:
+def nudenet_detector() -> NudeNetDetector:
+    """NudeNet's detector (opt-in, AGPL: ask for it only when the user turned it on; its file
+    is pulled on first use)."""
     from rekognition_emulator.models.runtime import onnx_session
 
     return NudeNetDetector(lambda: onnx_session("nudenet"))

@@ -2,8 +2,8 @@
 
 The weights ship in the `nudenet` wheel, whose LICENSE file is the AGPL-3.0. They are never
 part of the default install, the default `models pull` or the Docker image: a user turns
-them on by name, `rekognition-emulator models pull nudenet` and REKOGNITION_EMULATOR_NUDENET=1
-(only then is the file pulled on first use and loaded).
+them on by name (`rekognition-emulator models pull nudenet`, and the server's `--nudenet`
+setting, which is what makes the moderation code ask for this detector at all).
 
 Input: the picture padded to a square at the bottom/right (black), scaled to 320x320, RGB in
 0..1, NCHW. Output: 1 x 22 x 2100, per candidate (cx, cy, w, h) in input pixels then the 18
@@ -12,14 +12,12 @@ class scores. Post-processing: best class per candidate, score threshold, per-cl
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-ENV_ENABLE = "REKOGNITION_EMULATOR_NUDENET"
 INPUT = 320
 SCORE_THRESHOLD = 0.25
 NMS_THRESHOLD = 0.45
@@ -30,11 +28,6 @@ CLASSES = (
     "BELLY_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED",
     "BUTTOCKS_COVERED",
 )  # fmt: skip
-
-
-def enabled() -> bool:
-    """True when the user turned NudeNet on (REKOGNITION_EMULATOR_NUDENET=1/true/on/yes)."""
-    return os.environ.get(ENV_ENABLE, "").strip().lower() in ("1", "true", "on", "yes")
 
 
 @dataclass(frozen=True)

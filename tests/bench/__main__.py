@@ -19,10 +19,12 @@ RUNS = [
     ["bench_faces.py", "--runs", "30"],
     ["bench_labels_text.py", "--runs", "30"],
     ["bench_moderation_ppe.py", "--runs", "30"],
+    ["bench_celebrities.py", "--runs", "30"],
     ["bench_search.py", "--n", "100000"],
     ["bench_custom_labels.py"],
     ["bench_jobs.py"],
     ["bench_inspector.py"],
+    ["bench_video.py"],
 ]
 
 
