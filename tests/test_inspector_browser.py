@@ -211,3 +211,42 @@ def test_the_page_says_when_the_journal_is_off(browser):
         )
     finally:
         server.cleanup()
+
+
+def test_compare_faces_and_a_search_are_drawn_where_their_faces_are(browser, inspected):
+    rekognition = make_client("rekognition", inspected)
+    mirrored = jpeg(np.ascontiguousarray(skimage.data.astronaut()[:, ::-1]))
+    compared = rekognition.compare_faces(
+        SourceImage={"Bytes": ASTRONAUT}, TargetImage={"Bytes": mirrored}
+    )
+    rekognition.create_collection(CollectionId="searched")
+    face_id = rekognition.index_faces(CollectionId="searched", Image={"Bytes": ASTRONAUT})[
+        "FaceRecords"
+    ][0]["Face"]["FaceId"]
+    found = rekognition.search_faces_by_image(CollectionId="searched", Image={"Bytes": mirrored})
+
+    browser.get(inspected + "/_emulator/ui")
+    wait_for(
+        browser,
+        lambda d: by_css(d, '#requests tr[data-operation="SearchFacesByImage"]'),
+        what="the rows",
+    )
+
+    open_request(browser, "CompareFaces")
+    source = by_css(browser, "#request-detail figure[data-member='SourceImage'] .shape")
+    target = by_css(browser, "#request-detail figure[data-member='TargetImage'] .shape")
+    assert len(source) == 1  # SourceImageFace, on the source image
+    assert len(target) == len(compared["FaceMatches"]) + len(compared["UnmatchedFaces"]) == 1
+    similarity = compared["FaceMatches"][0]["Similarity"]
+    assert f"match {similarity:.1f}%" in captions(browser)
+    screenshot(browser, "compare-faces")
+
+    open_request(browser, "SearchFacesByImage")
+    assert len(shapes(browser, "face")) == 1  # the searched face; the match is elsewhere
+    card = wait_for(
+        browser,
+        lambda d: by_css(d, f'#request-detail .face-card[data-face-id="{face_id}"]'),
+        what="the match",
+    )[0]
+    assert f"{found['FaceMatches'][0]['Similarity']:.1f}%" in card.text
+    screenshot(browser, "search-faces-by-image")
