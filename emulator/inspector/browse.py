@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.store import User, warm
 from rekognition_emulator.emulator.store.faces import FACE_COLUMNS, FACE_FROM, face_record
 from rekognition_emulator.emulator.store.scope import COLLECTION_COLUMNS, collection_record
@@ -49,15 +50,12 @@ def collection(
 ) -> dict[str, Any] | None:
     """One collection: its faces (matching `q` in FaceId, ExternalImageId, ImageId or UserId;
     at most `limit`, in indexing order) and its users."""
-    with warm(state).db.snapshot() as conn:
-        row = conn.execute(
-            f"SELECT {COLLECTION_COLUMNS} FROM collections "
-            "WHERE account = ? AND region = ? AND collection_id = ?",
-            (account, region, collection_id),
-        ).fetchone()
-        if row is None:
-            return None
-        c = collection_record(row)
+    store = warm(state)
+    try:
+        c = store.region(account, region).describe_collection(collection_id)
+    except errors.ResourceNotFoundException:
+        return None
+    with store.db.snapshot() as conn:
         like = _like(q)
         face_rows = conn.execute(
             f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND "
