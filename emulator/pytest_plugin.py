@@ -13,6 +13,8 @@ Fixtures (all session-scoped, started only when a test asks for one):
   already running instead (a docker container, say).
 - `rekognition_client`, `s3_client`: boto3 clients pointed at it (region us-east-1, dummy
   credentials, one attempt per call so that an error shows at once).
+- `rekognition_faults` (per test): fault rules on that emulator, cleared after the test:
+  `rekognition_faults.add(operation="DetectFaces", error="ThrottlingException", count=3)`.
 - `wait_for_job`: waits for a Rekognition Video job, `wait_for_job(rekognition_client.
   get_label_detection, job_id)` -> the Get* answer once the job is no longer IN_PROGRESS
   (rekognition_emulator.emulator.testing.wait_for_job; `all_pages` there reads every page).
@@ -70,7 +72,7 @@ def _client(service: str, endpoint: str, **config: Any) -> Any:
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
     )
 
 
@@ -85,6 +87,26 @@ def s3_client(rekognition_endpoint: str) -> Any:
     """A boto3 S3 client pointed at the emulator's embedded S3 (same port)."""
     # Path-style addressing: `bucket.localhost` does not resolve everywhere.
     return _client("s3", rekognition_endpoint, s3={"addressing_style": "path"})
+
+
+@pytest.fixture
+def rekognition_faults(rekognition_endpoint: str) -> Iterator[Any]:
+    """Make the emulator fail or slow down on purpose during this test (`POST /_emulator/faults`).
+
+        def test_upload_survives_throttling(rekognition_faults, rekognition_client):
+            rekognition_faults.add(operation="DetectFaces", error="ThrottlingException", count=2)
+            ...
+
+    `add(**rule)`, `rules()`, `remove(id)`, `clear()`; every rule is removed after the test.
+    """
+    from rekognition_emulator.emulator.testing import Faults
+
+    faults = Faults(rekognition_endpoint)
+    faults.clear()
+    try:
+        yield faults
+    finally:
+        faults.clear()
 
 
 @pytest.fixture(scope="session")

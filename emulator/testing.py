@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -140,6 +141,55 @@ def running_server(
         yield server.start()
     finally:
         server.cleanup()
+
+
+class Faults:
+    """Fault rules of a running emulator (`POST/GET/DELETE /_emulator/faults`), from a test:
+
+        faults = Faults(endpoint)
+        faults.add(operation="DetectFaces", error="ThrottlingException", count=3)
+        faults.add(operation="SearchFacesByImage", latency_ms=2000)
+        faults.add(operation="IndexFaces", error="ProvisionedThroughputExceededException",
+                   probability=0.1, seed=7)
+        faults.clear()
+
+    The pytest plugin's `rekognition_faults` fixture is one of these, cleared after the test.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.url = endpoint.rstrip("/") + "/_emulator/faults"
+
+    def _call(self, method: str, url: str, rule: dict | None = None) -> dict:
+        data = json.dumps(rule).encode() if rule is not None else None
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            try:
+                detail = json.loads(detail).get("error", detail)
+            except ValueError:
+                pass
+            raise ValueError(f"fault rule refused: {detail}") from None
+
+    def add(self, **rule: object) -> dict:
+        """Add a rule (operation, account, region, error, message, latency_ms, count,
+        probability, seed); returns it with its id. A rule the server cannot apply raises
+        ValueError with the server's reason."""
+        return self._call("POST", self.url, rule)
+
+    def rules(self) -> list[dict]:
+        """The rules, each with `fired` (times it answered) and `seen` (requests it matched)."""
+        return self._call("GET", self.url)["rules"]
+
+    def remove(self, rule_id: int) -> None:
+        self._call("DELETE", f"{self.url}/{rule_id}")
+
+    def clear(self) -> None:
+        self._call("DELETE", self.url)
 
 
 def wait_for_job(

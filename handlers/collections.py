@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rekognition_emulator.emulator.inspector import thumbnails
 from rekognition_emulator.emulator.media.images import load_image
 from rekognition_emulator.emulator.server import errors
 from rekognition_emulator.emulator.server.context import RequestContext
@@ -164,6 +165,13 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         {"Face": search.face_shape(face, with_version=False), "FaceDetail": f.face_detail}
         for face, f in zip(stored, plan.indexed, strict=True)
     ]
+    # For the web inspector only (emulator/inspector; nothing with --no-inspector): a small
+    # crop of each stored face, since the image itself is not kept.
+    thumbnails.keep_faces(
+        ctx.state,
+        image.rgb,
+        [(r["Face"]["FaceId"], r["FaceDetail"]["BoundingBox"]) for r in records],
+    )
     return {
         "FaceRecords": records,
         "FaceModelVersion": collection.face_model_version,

@@ -64,7 +64,7 @@ def make_client(
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
+        config=Config(**{"retries": {"max_attempts": 1}, **config}),  # type: ignore[arg-type]
     )
 
 

@@ -45,3 +45,5 @@ def test_the_wheel_puts_one_package_at_the_top_of_site_packages(tmp_path: Path):
     assert f"{PREFIX}/handlers/data/labels.tsv" in names
     assert f"{PREFIX}/conformance/js/driver.js" in names
     assert f"{PREFIX}/emulator/server/app.py" in names
+    for page in ("index.html", "inspector.js", "inspector.css"):  # the inspector, no build step
+        assert f"{PREFIX}/emulator/inspector/static/{page}" in names

@@ -11,10 +11,11 @@ job's result document (what every Get* page repeats, e.g. VideoMetadata). Raisin
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from rekognition_emulator.emulator.server import ids
 
 if TYPE_CHECKING:
     from rekognition_emulator.emulator.jobs.context import JobContext
@@ -26,7 +27,7 @@ Message = Callable[["JobRecord"], "dict[str, Any]"]
 
 def hex64() -> str:
     """A job id as Rekognition Video makes them: 64 lowercase hex digits."""
-    return secrets.token_hex(32)
+    return ids.new_hex("JobId", 32)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,13 +16,22 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from rekognition_emulator.emulator import __version__
-from rekognition_emulator.emulator.server import auth, errors, protocol, router, serializer
+from rekognition_emulator.emulator import __version__, inspector
+from rekognition_emulator.emulator.server import (
+    auth,
+    errors,
+    faults,
+    ids,
+    protocol,
+    router,
+    serializer,
+)
 from rekognition_emulator.emulator.server.config import Config, account_for_access_key
 from rekognition_emulator.emulator.server.context import AppState, RequestContext
 from rekognition_emulator.emulator.server.registry import (
+    ADMIN_PREFIX,
     IMPORT_ERRORS,
     AdminEndpoint,
     Handler,
@@ -58,9 +66,13 @@ def _lower_headers(request: Request) -> dict[str, str]:
 async def _rekognition(
     request: Request, state: AppState, headers: dict[str, str], body: bytes
 ) -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = ids.request_id()
+    arrived = time.time()
     started = time.perf_counter()
     operation = "-"
+    caller: auth.Caller | None = None
+    params: dict[str, Any] | None = None
+    fault: faults.Fault | None = None
     try:
         caller = auth.identify(state.config, request.method, str(request.url), headers, body)
         operation = protocol.operation_from_target(headers.get("x-amz-target"))
@@ -68,6 +80,10 @@ async def _rekognition(
         # or invalid request earns its SerializationException / ValidationException even for
         # an operation the emulator does not implement yet.
         params = validate_input(operation, protocol.parse_body(body))
+        # A test's fault rule (POST /_emulator/faults) answers in place of the handler.
+        fault = faults.faults(state).match(operation, caller.account, caller.region)
+        if fault is not None:
+            await fault.apply()
         handler = state.operations.get(operation)
         if handler is None:
             raise errors.NotImplementedException(
@@ -94,19 +110,60 @@ async def _rekognition(
             # Not a bug: the model cache is empty and cannot be filled from here. Say what to do.
             log.error("%s needs a model that is not available: %s", operation, exc)
             message = f"{operation} needs a model file that is not available here: {exc}"
-            return _error_response(errors.InternalServerError(message), request_id)
-        log.exception("%s failed with an unexpected error (request %s)", operation, request_id)
-        response = _error_response(
-            errors.InternalServerError(
-                f"Internal server error in {operation}; the emulator's log has the details "
-                f"(request id {request_id})."
-            ),
-            request_id,
+            response = _error_response(errors.InternalServerError(message), request_id)
+        else:
+            log.exception("%s failed with an unexpected error (request %s)", operation, request_id)
+            response = _error_response(
+                errors.InternalServerError(
+                    f"Internal server error in {operation}; the emulator's log has the details "
+                    f"(request id {request_id})."
+                ),
+                request_id,
+            )
+    elapsed = (time.perf_counter() - started) * 1000
+    log.info("%s %d %.1fms", operation, response.status_code, elapsed)
+    journal = inspector.journal(state)
+    if journal is not None:
+        journal.record(
+            service="Rekognition",
+            operation=operation,
+            status=response.status_code,
+            ms=elapsed,
+            account=caller.account if caller else "-",
+            region=caller.region if caller else "-",
+            request_id=request_id,
+            started=arrived,
+            error=response.headers.get("x-amzn-ErrorType"),
+            fault=fault.rule_id if fault else None,
+            params=params,
+            response=response.body,
         )
-    log.info(
-        "%s %d %.1fms", operation, response.status_code, (time.perf_counter() - started) * 1000
-    )
     return response
+
+
+def _record_other(
+    state: AppState,
+    service: str,
+    action: str,
+    status: int,
+    started: float,
+    access_key: str | None,
+    region: str | None,
+) -> None:
+    """The journal's line for a request to S3, SNS, SQS, IAM or Kinesis (no bodies kept)."""
+    journal = inspector.journal(state)
+    if journal is not None:
+        elapsed = time.perf_counter() - started
+        journal.record(
+            service=service,
+            operation=action,
+            status=status,
+            ms=elapsed * 1000,
+            account=account_for_access_key(access_key),
+            region=region or "-",
+            request_id="",
+            started=time.time() - elapsed,
+        )
 
 
 def _is_missing_model(exc: Exception) -> bool:
@@ -146,7 +203,7 @@ async def _s3(request: Request, state: AppState, headers: dict[str, str], body: 
             "rest-xml",
             "The embedded S3 is off: this emulator uses the S3 at "
             f"{state.config.s3_endpoint_url} (--s3-endpoint-url); send S3 requests there.",
-            str(uuid.uuid4()),
+            ids.request_id(),
         )
     else:
         wire = _wire_request(request, body)
@@ -209,7 +266,7 @@ async def _aws(
             )
         protocol_name = reply_protocol(dest.service, headers, dest.action is not None)
         result = error_reply(
-            protocol_name, message, str(uuid.uuid4()), content_type=headers.get("content-type")
+            protocol_name, message, ids.request_id(), content_type=headers.get("content-type")
         )
     log.info(
         "%s %s %d %.1fms",
@@ -219,6 +276,12 @@ async def _aws(
         (time.perf_counter() - started) * 1000,
     )
     return _reply(result)
+
+
+def _service_title(service: str | None) -> str:
+    from rekognition_emulator.emulator.aws.wire import service_title
+
+    return service_title(service)
 
 
 def _admin_endpoint(fn: AdminEndpoint, state: AppState) -> Any:
@@ -253,8 +316,10 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
     A test serves fakes with `create_app(config, {"DetectFaces": fake})`: nothing global is
     patched. Admin routes come from `@admin_route` registrations."""
     load_handlers()  # families register admin routes (and operations) as they are imported
+    from rekognition_emulator.emulator.inspector import pages  # noqa: F401 - /_emulator/ui
     from rekognition_emulator.emulator.jobs import admin  # noqa: F401 - /_emulator/jobs pages
 
+    ids.configure(config.seed, config.data_dir)
     state = AppState(config)
     state.operations = dict(all_operations() if operations is None else operations)
     _configure_models(config)
@@ -267,9 +332,23 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
         dest = router.route(request.method, request.url.path, query, headers, body)
         if dest.service == router.REKOGNITION:
             return await _rekognition(request, state, headers, body)
+        started = time.perf_counter()
         if dest.service == router.S3:
-            return await _s3(request, state, headers, body)
-        return await _aws(request, state, dest, headers, body, long_polls)
+            response = await _s3(request, state, headers, body)
+            action = f"{request.method} {request.url.path}"
+        else:
+            response = await _aws(request, state, dest, headers, body, long_polls)
+            action = dest.action or request.method
+        _record_other(
+            state,
+            _service_title(dest.service),
+            action,
+            response.status_code,
+            started,
+            dest.access_key,
+            dest.region,
+        )
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -297,12 +376,17 @@ def create_app(config: Config, operations: Mapping[str, Handler] | None = None) 
         state.close()
 
     methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
-    routes = [
-        Route(r.path, _admin_endpoint(r.endpoint, state), methods=list(r.methods))
+    # The admin routes sit behind one prefix, so that a request to "/" (every AWS call) is
+    # matched against one Mount rather than against each admin route in turn.
+    prefix = ADMIN_PREFIX.rstrip("/")
+    admin_pages = [
+        Route(
+            r.path.removeprefix(prefix), _admin_endpoint(r.endpoint, state), methods=list(r.methods)
+        )
         for r in admin_routes()
     ]
     app = Starlette(
-        routes=[*routes, Route("/{path:path}", root, methods=methods)],
+        routes=[Mount(prefix, routes=admin_pages), Route("/{path:path}", root, methods=methods)],
         lifespan=lifespan,
     )
     app.state.emulator = state

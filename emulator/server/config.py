@@ -156,6 +156,24 @@ class Config:
     max_concurrent_jobs: int = setting(20, "jobs in progress per account and region", minimum=1)
     job_retention_days: float = setting(7.0, "days a finished job's results are kept", minimum=0)
     sync_jobs: bool = setting(False, "run each job to its end before Start* answers (tests)")
+    # -- for test authors: reproducible ids, the web inspector (/_emulator/ui)
+    seed: int | None = setting(
+        None,
+        "make every generated id (FaceId, ImageId, JobId, request ids ...) reproducible run to run",
+    )
+    inspector: bool = setting(
+        True, "keep a journal of recent requests for the web inspector at /_emulator/ui"
+    )
+    inspector_requests: int = setting(500, "requests the inspector's journal keeps", minimum=1)
+    inspector_image_bytes: int = setting(
+        5 * 1024 * 1024, "a request's image is kept for the inspector up to this size", minimum=0
+    )
+    inspector_memory_mb: float = setting(
+        64.0, "image bytes the journal holds in all (the oldest are dropped first)", minimum=0
+    )
+    thumbnails_mb: float = setting(
+        32.0, "disk the face thumbnails of IndexFaces may use in the data dir", minimum=0
+    )
     # -- Rekognition Video
     video_sample_ms: dict[str, float] = setting(
         default_factory=dict,

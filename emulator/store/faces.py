@@ -6,13 +6,12 @@ import hashlib
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server import errors, ids
 from rekognition_emulator.emulator.store.records import (
     BoundingBox,
     Collection,
@@ -53,14 +52,14 @@ class Faces(RegionScope):
         vectors = unit(np.stack([f.embedding for f in faces])) if faces else None
         if vectors is not None and vectors.shape[1] != dim:
             raise ValueError(f"embeddings must have {dim} dimensions, not {vectors.shape[1]}")
-        image_id = str(uuid.uuid4())
+        image_id = ids.new_uuid("ImageId")
 
         def change(conn: sqlite3.Connection, collection: Collection, index: VectorIndex):
             now = time.time()
             stored: list[Face] = []
             for face, vector in zip(faces, vectors if vectors is not None else [], strict=True):
                 box = face.bounding_box
-                face_id = str(uuid.uuid4())
+                face_id = ids.new_uuid("FaceId")
                 (label,) = conn.execute(
                     "INSERT INTO faces (collection_pk, face_id, image_id, external_image_id, "
                     "bbox_left, bbox_top, bbox_width, bbox_height, confidence, model_version, "
@@ -121,7 +120,7 @@ class Faces(RegionScope):
             now = time.time()
             for start in range(0, len(vectors), batch):
                 part = vectors[start : start + batch]
-                image_id = str(uuid.uuid4())
+                image_id = ids.new_uuid("ImageId")
                 conn.executemany(
                     "INSERT INTO faces (collection_pk, face_id, image_id, bbox_left, bbox_top, "
                     "bbox_width, bbox_height, confidence, model_version, embedding, created_at) "
@@ -129,7 +128,7 @@ class Faces(RegionScope):
                     (
                         (
                             collection.pk,
-                            str(uuid.uuid4()),
+                            ids.new_uuid("FaceId"),
                             image_id,
                             collection.face_model_version,
                             v.tobytes(),

@@ -9,10 +9,10 @@ of one part per kind of resource (collections.py, faces.py, users.py, tags.py).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from rekognition_emulator.emulator.server import ids
 from rekognition_emulator.emulator.store.collections import COLLECTION_TABLES, Collections
 from rekognition_emulator.emulator.store.db import Database
 from rekognition_emulator.emulator.store.faces import Faces
@@ -67,7 +67,7 @@ class FaceStore:
             row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
             if row:
                 return row[0]
-            store_id = str(uuid.uuid4())
+            store_id = ids.new_uuid("store-id")
             conn.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (store_id,))
             return store_id
 

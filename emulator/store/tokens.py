@@ -19,7 +19,7 @@ import struct
 import threading
 from pathlib import Path
 
-from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server import errors, ids
 
 _MAC_BYTES = 16
 
@@ -41,7 +41,7 @@ def load_secret(path: Path) -> bytes:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, os.urandom(32))
+            os.write(fd, ids.new_bytes("pagination-key", 32))
             os.fsync(fd)
         finally:
             os.close(fd)

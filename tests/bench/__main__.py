@@ -23,6 +23,7 @@ RUNS = [
     ["bench_search.py", "--n", "100000"],
     ["bench_custom_labels.py"],
     ["bench_jobs.py"],
+    ["bench_inspector.py"],
     ["bench_video.py"],
 ]
 

@@ -41,7 +41,8 @@ OPERATION = "ListCollections"
 BODY = b"{}"
 
 
-def request_bytes(endpoint: str, operation: str, strict: bool) -> bytes:
+def request_bytes(endpoint: str, operation: str, strict: bool, body: bytes = BODY) -> bytes:
+    """One whole HTTP request, ready to be written again and again."""
     url = urlsplit(endpoint)
     headers = {
         "Host": url.netloc,
@@ -49,13 +50,13 @@ def request_bytes(endpoint: str, operation: str, strict: bool) -> bytes:
         "X-Amz-Target": f"RekognitionService.{operation}",
     }
     if strict:
-        request = AWSRequest(method="POST", url=endpoint + "/", data=BODY, headers=dict(headers))
+        request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=dict(headers))
         SigV4Auth(Credentials(KEY, SECRET), "rekognition", "us-east-1").add_auth(request)
         headers = dict(request.headers.items())
         headers["Host"] = url.netloc
-    headers["Content-Length"] = str(len(BODY))
+    headers["Content-Length"] = str(len(body))
     head = "POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    return head.encode() + BODY
+    return head.encode() + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
