@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rekognition_emulator.emulator.aws import arns
-from rekognition_emulator.emulator.server import errors
+from rekognition_emulator.emulator.server import errors, ids
 from rekognition_emulator.emulator.server.context import RequestContext
 from rekognition_emulator.emulator.server.registry import operation
 from rekognition_emulator.emulator.store.projects import Policy, Project, Projects
@@ -110,7 +110,9 @@ def put_project_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     policy.parse(document)
     name = params["PolicyName"]
     stamp = now()
-    revision = policy.revision_id(f"{project.arn}|{name}", document, int(stamp * 1e6))
+    # The sequence comes from the id source, so a --seed server makes the same revision ids.
+    sequence = int.from_bytes(ids.new_bytes("policy-revision", 8), "big")
+    revision = policy.revision_id(f"{project.arn}|{name}", document, sequence)
     new = projects.put_policy(
         project.arn,
         name,
