@@ -6,13 +6,18 @@ puts this folder on sys.path).
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from rekognition_emulator.emulator.testing import EmulatorProcess
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -43,3 +48,30 @@ def client(endpoint: str, **config: Any):
         aws_secret_access_key="secret",
         config=Config(retries={"max_attempts": 1}, **config),
     )
+
+
+def once_ms(fn: Callable[[], Any]) -> float:
+    """Milliseconds of one call of fn (a cold start is timed this way)."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load, printed under the figures (they are noisy under load)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextmanager
+def latency_bench(default_runs: int, **config: Any) -> Iterator[tuple[EmulatorProcess, Any, int]]:
+    """The latency benches' frame: `--runs` from the command line, a fresh emulator and a client
+    for it (`config`: as for client()); the emulator and its data dir are removed at the end."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=default_runs)
+    runs = parser.parse_args().runs
+    server = EmulatorProcess()
+    server.start()
+    try:
+        yield server, client(server.endpoint, **config), runs
+    finally:
+        server.cleanup()

@@ -15,10 +15,8 @@ their suites. Not collected by pytest (tests/bench).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -30,11 +28,8 @@ import skimage.data
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from _timing import client as bench_client  # noqa: E402
-from _timing import timed  # noqa: E402
+from _timing import latency_bench, load_average, once_ms, timed  # noqa: E402
 from bench_moderation_ppe import encode, photo_with_three_people, testdata  # noqa: E402
-
-from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
 
 
 def seed(endpoint: str, name: str, photo: bytes) -> float:
@@ -62,25 +57,17 @@ def gallery_photos() -> dict[str, bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
-
-    server = EmulatorProcess()
-    server.start()
-    try:
-        client = bench_client(server.endpoint, read_timeout=120)
+    with latency_bench(30, read_timeout=120) as (server, client, runs):
         people_name, people = photo_with_three_people()
-        start = time.perf_counter()
-        client.recognize_celebrities(Image={"Bytes": people})
-        print(f"cold start RecognizeCelebrities: {(time.perf_counter() - start) * 1000:.0f} ms")
-        p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": people}), args.runs)
+        cold = once_ms(lambda: client.recognize_celebrities(Image={"Bytes": people}))
+        print(f"cold start RecognizeCelebrities: {cold:.0f} ms")
+        p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": people}), runs)
         print(f"RecognizeCelebrities, empty gallery, {people_name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
 
         seeds = [seed(server.endpoint, name, photo) for name, photo in gallery_photos().items()]
         seeds.sort()
         print(f"seeded {len(seeds)} celebrities: median {seeds[len(seeds) // 2]:.0f} ms a photo")
-        p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": people}), args.runs)
+        p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": people}), runs)
         print(f"RecognizeCelebrities, {len(seeds)} seeded, {people_name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
         answer = client.recognize_celebrities(Image={"Bytes": people})
         print(
@@ -95,12 +82,10 @@ def main() -> None:
             img = cv2.cvtColor(cv2.imread(str(pair)), cv2.COLOR_BGR2RGB)
             img = cv2.resize(img, (640, 457), interpolation=cv2.INTER_AREA)
             photo = encode(img)
-            p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": photo}), args.runs)  # fmt: skip
+            p50, p95 = timed(lambda: client.recognize_celebrities(Image={"Bytes": photo}), runs)  # fmt: skip
             names = [c["Name"] for c in client.recognize_celebrities(Image={"Bytes": photo})["CelebrityFaces"]]  # fmt: skip
             print(f"RecognizeCelebrities, Obama and Biden 640x457: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({', '.join(names)})")  # fmt: skip
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    finally:
-        server.cleanup()
+        print(f"load average: {load_average()}")
 
 
 if __name__ == "__main__":

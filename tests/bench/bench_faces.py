@@ -11,10 +11,8 @@ CompareFaces <= 100 ms p50 on the 640x480 photo. Not collected by pytest (tests/
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -24,10 +22,7 @@ import skimage.data
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from _timing import client as bench_client  # noqa: E402
-from _timing import timed  # noqa: E402
-
-from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
+from _timing import latency_bench, once_ms, timed  # noqa: E402
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -50,20 +45,10 @@ def group_photo() -> bytes | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
-
-    server = EmulatorProcess()
-    server.start()
-    try:
-        client = bench_client(server.endpoint)
+    with latency_bench(30) as (_server, client, runs):
         single = one_face_640x480()
-        start = time.perf_counter()
-        client.detect_faces(Image={"Bytes": single}, Attributes=["ALL"])
-        print(
-            f"cold start (first DetectFaces ALL after start): {(time.perf_counter() - start) * 1000:.0f} ms"
-        )
+        cold = once_ms(lambda: client.detect_faces(Image={"Bytes": single}, Attributes=["ALL"]))
+        print(f"cold start (first DetectFaces ALL after start): {cold:.0f} ms")
 
         cases = [("640x480, 1 face", single)]
         group = group_photo()
@@ -86,10 +71,8 @@ def main() -> None:
                 ),
             ]
             for name, fn in rows:
-                p50, p95 = timed(fn, args.runs)
+                p50, p95 = timed(fn, runs)
                 print(f"{label:28s} {name:24s} {p50:8.1f} {p95:8.1f}")
-    finally:
-        server.cleanup()
 
 
 if __name__ == "__main__":

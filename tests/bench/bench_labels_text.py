@@ -17,10 +17,8 @@ Not collected by pytest (tests/bench).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -30,10 +28,7 @@ import skimage.data
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from _timing import client as bench_client  # noqa: E402
-from _timing import timed  # noqa: E402
-
-from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
+from _timing import latency_bench, load_average, once_ms, timed  # noqa: E402
 
 
 def encode(rgb: np.ndarray, ext: str = ".jpg") -> bytes:
@@ -63,25 +58,14 @@ def text_page() -> tuple[str, bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
-
-    server = EmulatorProcess()
-    server.start()
-    try:
-        client = bench_client(server.endpoint, read_timeout=120)
+    with latency_bench(20, read_timeout=120) as (_server, client, runs):
         photo_name, photo = photo_640x480()
         page_name, page = text_page()
         for name, call in (
             ("DetectLabels", lambda: client.detect_labels(Image={"Bytes": photo})),
             ("DetectText", lambda: client.detect_text(Image={"Bytes": page})),
         ):
-            start = time.perf_counter()
-            call()
-            print(
-                f"cold start (first {name} after start): {(time.perf_counter() - start) * 1000:.0f} ms"
-            )
+            print(f"cold start (first {name} after start): {once_ms(call):.0f} ms")
         both = ["GENERAL_LABELS", "IMAGE_PROPERTIES"]
         rows = [
             (photo_name, "DetectLabels", lambda: client.detect_labels(Image={"Bytes": photo})),
@@ -94,11 +78,9 @@ def main() -> None:
         ]
         print(f"{'image':28s} {'operation':32s} {'p50 ms':>8s} {'p95 ms':>8s}")
         for image, op, fn in rows:
-            p50, p95 = timed(fn, args.runs)
+            p50, p95 = timed(fn, runs)
             print(f"{image:28s} {op:32s} {p50:8.1f} {p95:8.1f}")
-        print("load average:", open("/proc/loadavg").read().split()[:3])
-    finally:
-        server.cleanup()
+        print(f"load average: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ Not collected by pytest (tests/bench).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -31,10 +29,7 @@ import skimage.data
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from _timing import client as bench_client  # noqa: E402
-from _timing import timed  # noqa: E402
-
-from rekognition_emulator.emulator.testing import EmulatorProcess  # noqa: E402
+from _timing import latency_bench, load_average, once_ms, timed  # noqa: E402
 
 
 def encode(rgb: np.ndarray) -> bytes:
@@ -73,14 +68,7 @@ def photo_with_three_people() -> tuple[str, bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
-
-    server = EmulatorProcess()
-    server.start()
-    try:
-        client = bench_client(server.endpoint, read_timeout=120)
+    with latency_bench(30, read_timeout=120) as (_server, client, runs):
         plain_name, plain = photo_without_people()
         people_name, people = photo_with_three_people()
         summary = {"MinConfidence": 80, "RequiredEquipmentTypes": ["FACE_COVER", "HEAD_COVER"]}
@@ -105,17 +93,13 @@ def main() -> None:
             ),
         ]
         for name, call in cases[::2]:
-            start = time.perf_counter()
-            call()
-            print(f"cold start {name.split(',')[0]}: {(time.perf_counter() - start) * 1000:.0f} ms")
+            print(f"cold start {name.split(',')[0]}: {once_ms(call):.0f} ms")
         for name, call in cases:
-            p50, p95 = timed(call, args.runs)
-            print(f"{name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)")
+            p50, p95 = timed(call, runs)
+            print(f"{name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({runs} runs)")
         persons = client.detect_protective_equipment(Image={"Bytes": people})["Persons"]
         print(f"persons found in the 3-person photo: {len(persons)}")
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    finally:
-        server.cleanup()
+        print(f"load average: {load_average()}")
 
 
 if __name__ == "__main__":
