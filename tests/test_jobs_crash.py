@@ -69,6 +69,17 @@ def wait_until(check, what: str, seconds: float = 60) -> Any:
         time.sleep(0.02)
 
 
+def settled_page(endpoint: str, job_id: str) -> dict[str, Any]:
+    """The job's admin page once its notification is no longer pending: the message goes out
+    just after the result is committed (as AWS's comes a moment after Get says SUCCEEDED)."""
+
+    def page() -> dict[str, Any] | None:
+        found = admin_page(endpoint, job_id)
+        return None if found["notification"]["outcome"] == "pending" else found
+
+    return wait_until(page, "the notification to be sent", seconds=10)
+
+
 def all_labels(rek, job_id: str) -> list[dict[str, Any]]:
     wait_until(
         lambda: rek.get_label_detection(JobId=job_id)["JobStatus"] != "IN_PROGRESS",
@@ -114,7 +125,7 @@ def test_a_job_cut_short_by_kill_9_completes_once_after_the_restart(tmp_path):
         assert rek.start_label_detection(**start)["JobId"] == job_id
         labels = all_labels(rek, job_id)
         assert labels == [step_item(i) for i in range(60)]
-        page = admin_page(server.endpoint, job_id)
+        page = settled_page(server.endpoint, job_id)
         assert page["status"] == "SUCCEEDED" and page["attempts"] == 2
         assert page["notification"]["outcome"] == "published"
         (message,) = notifications(tmp_path)

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import boto3
 
 from rekognition_emulator.emulator.testing import EmulatorProcess, all_pages, wait_for_job
 from tests.conftest import make_client
 from tests.test_aws_services import video_setup
+from tests.test_jobs_crash import admin_page, settled_page
 from tests.video_clips import mot_clip
-
-
-def admin_page(endpoint: str, job_id: str) -> dict:
-    with urllib.request.urlopen(f"{endpoint}/_emulator/jobs/{job_id}", timeout=10) as r:
-        return json.loads(r.read())
 
 
 def test_a_job_cut_short_by_a_kill_finishes_after_the_restart(tmp_path, testdata):
@@ -52,7 +47,7 @@ def test_a_job_cut_short_by_a_kill_finishes_after_the_restart(tmp_path, testdata
         rekognition = make_client("rekognition", again.endpoint)
         answer = wait_for_job(rekognition.get_person_tracking, job_id, timeout=120)
         assert answer["JobStatus"] == "SUCCEEDED"
-        page = admin_page(again.endpoint, job_id)
+        page = settled_page(again.endpoint, job_id)
         assert page["attempts"] == 2
         assert page["notification"]["outcome"] == "published"
         persons = [
