@@ -305,12 +305,13 @@ def test_coco8_people_match_at_iou_half_on_perturbed_copies(shared_photo_figures
 
 
 def test_label_recall_on_the_shared_photos(shared_photo_figures):
-    # README: COCO8 photo-class pairs named 13 of 15 with 5 labels of COCO classes the photo
-    # does not hold (before the detector boxes were cross-checked: 6); the shared object
-    # photos' human labels 12 of 20.
+    # README: COCO8 photo-class pairs named 13 of 15 with 3 labels of COCO classes the photo
+    # does not hold (before the detector boxes were cross-checked: 6, before animals the
+    # detector named otherwise were taken from the classifier: 5); the shared object photos'
+    # human labels 12 of 20.
     f = shared_photo_figures
     assert f["coco8_pairs"] == 15 and f["coco8_found"] >= 13
-    assert f["coco8_false"] <= 5
+    assert f["coco8_false"] <= 3
     assert f["objects_wanted"] == 20 and f["objects_found"] >= 12
 
 
@@ -325,6 +326,27 @@ def test_a_box_the_classifier_plainly_sees_as_another_animal_is_renamed(
     labels = named(client.detect_labels(Image={"Bytes": data}))
     assert "Cat" not in labels
     assert len(labels["Dog"]["Instances"]) == 1
+
+
+def test_horses_with_riders_are_horses_not_dogs(client, testdata, detector_available):
+    # COCO8 000000000049: riders on two horses. ImageNet has one horse class, so the
+    # whole-frame classifier spreads the horses over dog breeds (Dog 83 before); the detector
+    # boxes two horses, and that is what the answer says.
+    if not detector_available:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    data = (testdata / "objects" / "coco8" / "000000000049.jpg").read_bytes()
+    labels = named(client.detect_labels(Image={"Bytes": data}))
+    assert len(labels["Horse"]["Instances"]) == 2
+    assert not {"Dog", "Canine", "Pet", "Cattle"} & set(labels)
+
+
+def test_giraffes_are_not_called_zebras(client, testdata, detector_available):
+    # COCO8 000000000025: a giraffe. ImageNet has no giraffe class: its nearest is the zebra.
+    if not detector_available:
+        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+    data = (testdata / "objects" / "coco8" / "000000000025.jpg").read_bytes()
+    labels = named(client.detect_labels(Image={"Bytes": data}))
+    assert labels["Giraffe"]["Instances"] and "Zebra" not in labels
 
 
 # --- honest failures and honest numbers ----------------------------------------------------

@@ -211,6 +211,33 @@ def cross_checked(rgb: np.ndarray, detections, tx: Taxonomy) -> list[str | None]
     return names
 
 
+def contradicted_animals(tx: Taxonomy, detections, names: list[str | None]) -> list[str]:
+    """Animals the classifier may not claim on its own: those the detector knows, boxed none
+    of, while it boxed (at DetectLabels' default MinConfidence) another animal in the photo.
+
+    ImageNet has one horse class and no giraffe, so the whole-frame classifier reads riders'
+    horses as a spread of dog breeds (COCO8 000000000049: Dog 83 beside two Horse boxes) and
+    giraffes as zebras. Where the detector looked and named the animal otherwise, the
+    classifier's mass on that label is taken out before any label is scored, so its parents
+    (Canine, Pet) go with it. The price: a second kind of animal the detector missed is not
+    named from the classifier either.
+    """
+    boxed = {
+        name
+        for d, name in zip(detections, names, strict=True)
+        if name is not None and detector_confidence(d.score) >= DEFAULT_MIN_CONFIDENCE
+    }
+    animals = {name for name in boxed if name in tx.labels and "Animal" in tx.info(name).parents}
+    if not animals:
+        return []
+    known = {name for name in tx.coco if name and name in tx.labels}
+    return sorted(
+        name
+        for name in _judged_rows(tx)
+        if name in known and name not in boxed and "Animal" in tx.info(name).parents
+    )
+
+
 def _judged_rows(tx: Taxonomy) -> dict[str, int]:
     """The detector's labels the classifier can judge -> their row in the label scores
     (computed once per taxonomy and kept on it, as its own segments are)."""
@@ -245,18 +272,21 @@ def analyse(frame: np.ndarray, tx: Taxonomy, *, want_labels: bool) -> tuple[Foun
     if k < 1.0:
         rgb = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
 
-    if want_labels:
-        views = scene.default_classifier().classify(rgb)
-        mass = tx.scores(views.probs).max(axis=0)  # each label at its best view
-        for i in np.nonzero(mass >= 0.01)[0]:
-            found.add(tx.names[i], classifier_confidence(float(mass[i])))
-
     # None only where the model cannot be had (NanoDet needs npm): documented, answered
     # without it. Any other failure, loading or running, fails the request.
     detector = scene.default_detector()
+    detections = detector.detect(rgb) if detector is not None else []
+    names = cross_checked(rgb, detections, tx) if detections else []
+
+    if want_labels:
+        probs = scene.default_classifier().classify(rgb).probs
+        for name in contradicted_animals(tx, detections, names):
+            probs = probs * (1.0 - tx.membership[tx.names.index(name)])
+        mass = tx.scores(probs).max(axis=0)  # each label at its best view
+        for i in np.nonzero(mass >= 0.01)[0]:
+            found.add(tx.names[i], classifier_confidence(float(mass[i])))
+
     if detector is not None:
-        detections = detector.detect(rgb)
-        names = cross_checked(rgb, detections, tx)
         for d, name in zip(detections, names, strict=True):
             if name is None:
                 continue
