@@ -137,7 +137,8 @@ def person_box_from_face(x: float, y: float, w: float, h: float, iw: int, ih: in
 
 
 # The classifier's second opinion on a detector box (see `cross_checked`).
-CHECKED_BOXES = 8  # the most confident ones, in one classifier batch (a crowd is not all checked)
+CHECKED_BOXES = 3  # the most confident unsure ones, in one batch: about 3 ms a crop
+CHECK_BELOW_SCORE = 0.6  # NanoDet scores its sure boxes higher (a clear object 0.7-0.9)
 CHECK_MIN_PX = 48  # smaller crops are too blurred for the classifier to judge
 OWN_MASS_BELOW = 0.05  # the classifier all but rules out the detector's class...
 OTHER_MASS_FROM = 0.5  # ...and clearly sees another class the detector knows
@@ -155,11 +156,10 @@ def cross_checked(rgb: np.ndarray, detections, tx: Taxonomy) -> list[str | None]
     """The label of each detector box, checked by the ImageNet classifier on the box's crop.
 
     NanoDet sometimes names the right box with the wrong class (COCO8: a dog boxed as Cat,
-    score 0.52). The classifier looks at every box of a class it can judge (a square crop
-    each, the eight most confident boxes in one batch: on the shared photos the median
-    DetectLabels time grows by about 2.5 ms, a photo with seven boxes by about 20 ms; checking
-    only the one most confident box NanoDet was unsure of named the same labels there, so the
-    rest is insurance for photos we have not seen, such as a horse boxed as a cow) and the box is
+    score 0.52). The classifier looks at the boxes NanoDet is unsure of, of a class it can
+    judge: a square crop each, the three most confident in one batch (about 3 ms a crop; all
+    seven boxes of a busy table cost 22 ms, which DetectLabels' 60 ms budget cannot hold, and
+    sure boxes were never renamed on the shared photos) and the box is
     renamed only when it all but rules out the detector's class (under 5 % of its mass) and
     clearly sees another class the detector knows (50 % or more), which no other detection
     already accounts for (a dog in front of a bicycle makes the bicycle's crop read Dog, and
@@ -176,6 +176,7 @@ def cross_checked(rgb: np.ndarray, detections, tx: Taxonomy) -> list[str | None]
         i
         for i, name in enumerate(names)
         if name in rows
+        and detections[i].score < CHECK_BELOW_SCORE
         and min(
             detections[i].box[2] - detections[i].box[0], detections[i].box[3] - detections[i].box[1]
         )
