@@ -85,9 +85,11 @@ def attribute_rates(testdata):
 
 
 def test_attribute_rates_against_the_labelled_faces(attribute_rates):
-    # README (Eyeglasses, Beard, Mustache rows), against tests/data/face_labels.tsv.
+    # README (Eyeglasses, Sunglasses, Beard, Mustache rows), against tests/data/face_labels.tsv.
     glasses = attribute_rates["Eyeglasses"]
     assert glasses[1] == 8 and glasses[0] >= 5 and glasses[2] <= 5
+    sunglasses = attribute_rates["Sunglasses"]  # no real sunglasses in the photos: alarms only
+    assert sunglasses[1] == 0 and sunglasses[3] >= 120 and sunglasses[2] <= 1
     beard = attribute_rates["Beard"]
     assert beard[1] == 23 and beard[0] >= 13 and beard[2] <= 1
     mustache = attribute_rates["Mustache"]
@@ -126,6 +128,29 @@ def test_no_face_detail_confidence_sits_at_a_cap(testdata):
         assert all(0 < v < 100 for v in found), name
         value, count = Counter(found).most_common(1)[0]
         assert count <= 2, (name, value, count)
+
+
+def test_face_detail_ranges_on_the_shared_faces(testdata):
+    # README (Confidence and Quality.Sharpness rows): the 73 portraits' faces read Confidence
+    # 99.86-99.95, the 50 group-photo faces 99.80-99.93; Sharpness: portraits median 84 (5th
+    # percentile 49), group-photo faces (smaller) median 54, lowest 19.
+    def largest(details):
+        return max(details, key=lambda d: d["BoundingBox"]["Width"] * d["BoundingBox"]["Height"])
+
+    portraits = [
+        largest(found)
+        for paths in gt.identities(testdata).values()
+        for path in paths
+        if (found := fc.detect_faces(gt.read_rgb(path)))
+    ]
+    group = [d for path in gt.group_photos(testdata) for d in fc.detect_faces(gt.read_rgb(path))]
+    assert len(portraits) == 73 and len(group) >= 45
+    assert min(d["Confidence"] for d in portraits) >= 99.8
+    assert min(d["Confidence"] for d in group) >= 99.5
+    portrait_sharpness = [d["Quality"]["Sharpness"] for d in portraits]
+    group_sharpness = [d["Quality"]["Sharpness"] for d in group]
+    assert 75 <= np.median(portrait_sharpness) <= 92 and np.percentile(portrait_sharpness, 5) >= 40
+    assert 45 <= np.median(group_sharpness) <= 65 and min(group_sharpness) >= 15
 
 
 def test_emotion_temperature_fitted_on_the_fit_identities_is_the_models_own(testdata):

@@ -131,10 +131,10 @@ def test_pose_signs_follow_the_photo(analyzer, astronaut_face):
     base = astronaut_face.pose
     mirrored = analyzer.detect(np.ascontiguousarray(img[:, ::-1]))[0].pose
     assert np.sign(mirrored.roll) == -np.sign(base.roll) or abs(base.roll) < 2
-    # Turning the photo clockwise by 20 degrees turns the face's roll by about +20.
+    # Turning the photo clockwise by 20 degrees turns the face's roll by +20, within 5 (README).
     m = cv2.getRotationMatrix2D((256, 256), -20, 1.0)
     rotated = analyzer.detect(cv2.warpAffine(img, m, (512, 512)))[0].pose
-    assert 12 < rotated.roll - base.roll < 28
+    assert 15 < rotated.roll - base.roll < 25
     assert abs(base.yaw) < 10 and abs(base.pitch) < 15
 
 
@@ -145,6 +145,23 @@ def test_yaw_is_positive_towards_the_image_right(analyzer, testdata):
     faces = {round(f.box[0] / 10): f for f in analyzer.detect(img)}
     assert faces[3].pose.yaw > 15
     assert faces[44].pose.yaw < -10
+
+
+def test_portraits_look_straight_ahead_at_the_median(analyzer, testdata):
+    # README (Pose row): over the 73 portraits of the shared identities the median yaw is 0.7
+    # and the median pitch 0.0 (Pitch's 9.7 degree offset was chosen so): a frontal portrait
+    # reads near 0 on both.
+    from tests import groundtruth as gt
+
+    poses = []
+    for paths in gt.identities(testdata).values():
+        for path in paths:
+            faces = analyzer.detect(read_rgb(path))
+            if faces:
+                poses.append(max(faces, key=lambda f: f.box[2] * f.box[3]).pose)
+    assert len(poses) >= 70
+    assert abs(np.median([p.yaw for p in poses])) < 2
+    assert abs(np.median([p.pitch for p in poses])) < 2
 
 
 # --- detection on the annotated group photos -----------------------------------------------
