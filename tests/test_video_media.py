@@ -101,6 +101,18 @@ def test_audio_silence_is_told_from_the_aac_stream(tmp_path):
     assert track.silent(2.1, 2.9) is False
 
 
+def test_dither_at_minus_90_db_is_sound_not_silence(tmp_path):
+    # README (Segments): digital silence is coded in a few bytes a frame, any sound (even dither
+    # at -90 dB) in many more, so the quietest real sound is not taken for silence.
+    rng = np.random.default_rng(0)
+    dither = (rng.standard_normal(48000) * 10 ** (-90 / 20)).astype(np.float32)
+    sound = np.concatenate([np.zeros(48000, np.float32), dither])
+    path = write_clip(tmp_path / "dither.mp4", moving(50), fps=25, audio=sound)
+    (track,) = containers.probe(path).audio
+    assert track.silent(0.1, 0.9) is True
+    assert track.silent(1.1, 1.9) is False
+
+
 @pytest.mark.parametrize(
     ("name", "codec", "says"),
     [
