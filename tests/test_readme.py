@@ -41,3 +41,28 @@ def test_where_things_live_names_every_folder():
     section = readme.split("## Where things live", 1)[1].split("```")[1]
     named = {line.split()[0].rstrip("/") for line in section.splitlines() if line[:1].strip()}
     assert folders - named == set(), "folders the README's map does not name"
+
+
+def test_every_test_and_script_the_readme_names_exists():
+    # Each measured figure in the README names the test that recomputes it (issue 18): a
+    # renamed or deleted test must not leave a figure pointing at nothing.
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    defined: dict[str, set[str]] = {
+        path.name: set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+        for path in (REPO / "tests").glob("test_*.py")
+    }
+    everywhere = set().union(*defined.values())
+    missing = []
+    for file, name in re.findall(r"`tests/(test_\w+\.py)::(test_\w+)`", readme):
+        if name not in defined.get(file, set()):
+            missing.append(f"tests/{file}::{name}")
+    for name in re.findall(r"`(test_\w+)`", readme):
+        if name not in everywhere:
+            missing.append(name)
+    for path in re.findall(r"`((?:scripts|tests/bench|tests)/[\w/]+\.py)", readme):
+        if not (REPO / path).exists():
+            missing.append(path)
+    assert missing == []
+    assert len(re.findall(r"`(?:tests/test_\w+\.py::)?test_\w+`", readme)) >= 40
