@@ -79,11 +79,16 @@ def chromium() -> Iterator[Any]:
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 20, what: str = ""):
     """The condition's first truthy value, polled; fails the test with `what` on timeout."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # The live list redraws the page while the condition reads it: an element found a moment
+    # ago may be gone, which is "not yet", not a failure.
+    wait = WebDriverWait(
+        driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+        return wait.until(condition)
     except TimeoutException:
         shot = output_dir() / "timeout.png"
         driver.save_screenshot(str(shot))

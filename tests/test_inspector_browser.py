@@ -50,8 +50,14 @@ def by_css(driver, selector: str):
 
 def open_request(driver, operation: str):
     """Click the newest row of `operation` and wait until its images have loaded."""
-    (row,) = by_css(driver, f'#requests tr[data-operation="{operation}"]')[:1]
-    row.click()
+
+    def click_newest(d) -> bool:
+        rows = by_css(d, f'#requests tr[data-operation="{operation}"]')
+        if rows:
+            rows[0].click()  # a row redrawn meanwhile is stale: wait_for tries again
+        return bool(rows)
+
+    wait_for(driver, click_newest, what=f"a row of {operation}")
     wait_for(
         driver,
         lambda d: (

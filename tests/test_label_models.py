@@ -20,6 +20,7 @@ import skimage.data
 from rekognition_emulator.handlers._label_taxonomy import taxonomy
 from rekognition_emulator.models.convert import efficientnet_lite, tfjs_graph
 from rekognition_emulator.models.labels import properties as props
+from tests import groundtruth as gt
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -347,7 +348,7 @@ def test_second_look_only_where_there_are_small_people():
 
     detector = scene.default_detector()
     if detector is None:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     detector.detect(skimage.data.coffee())
     assert detector.last_views == 1  # no person: one pass, the cost as before
     detector.detect(skimage.data.astronaut())

@@ -13,6 +13,7 @@ import pytest
 import skimage.data
 
 from rekognition_emulator.handlers._colors import palette
+from tests import groundtruth as gt
 from tests.conftest import REPO, make_client
 from tests.conftest import jpeg as encode_jpeg
 from tests.shape_check import validate_responses
@@ -31,10 +32,8 @@ def client(endpoint):
 def detector_available() -> bool:
     from rekognition_emulator.models import labels as scene
 
-    try:
-        return scene.default_detector() is not None
-    except Exception:
-        return False
+    # None only where npm cannot fetch the model (documented); any other load error fails.
+    return scene.default_detector() is not None
 
 
 def named(resp: dict) -> dict[str, dict]:
@@ -226,7 +225,7 @@ def _coco8(testdata):
 @pytest.fixture(scope="module")
 def coco8_answers(client, testdata, detector_available):
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     return [
         (boxes, size, client.detect_labels(Image={"Bytes": jpg.read_bytes()}))
         for jpg, boxes, size in _coco8(testdata)
@@ -279,7 +278,7 @@ def shared_photo_figures(client, testdata, detector_available):
     import importlib.util
 
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     spec = importlib.util.spec_from_file_location(
         "label_recall", REPO / "scripts" / "label_recall.py"
     )
@@ -321,7 +320,7 @@ def test_a_box_the_classifier_plainly_sees_as_another_animal_is_renamed(
     # COCO8 000000000042 is a dog; NanoDet boxes it as a cat (0.52). The classifier on the
     # box's crop reads Dog 0.91 and Cat 0.001: the box is a Dog instance, and no Cat remains.
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     data = (testdata / "objects" / "coco8" / "000000000042.jpg").read_bytes()
     labels = named(client.detect_labels(Image={"Bytes": data}))
     assert "Cat" not in labels
@@ -333,7 +332,7 @@ def test_horses_with_riders_are_horses_not_dogs(client, testdata, detector_avail
     # whole-frame classifier spreads the horses over dog breeds (Dog 83 before); the detector
     # boxes two horses, and that is what the answer says.
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     data = (testdata / "objects" / "coco8" / "000000000049.jpg").read_bytes()
     labels = named(client.detect_labels(Image={"Bytes": data}))
     assert len(labels["Horse"]["Instances"]) == 2
@@ -343,7 +342,7 @@ def test_horses_with_riders_are_horses_not_dogs(client, testdata, detector_avail
 def test_giraffes_are_not_called_zebras(client, testdata, detector_available):
     # COCO8 000000000025: a giraffe. ImageNet has no giraffe class: its nearest is the zebra.
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     data = (testdata / "objects" / "coco8" / "000000000025.jpg").read_bytes()
     labels = named(client.detect_labels(Image={"Bytes": data}))
     assert labels["Giraffe"]["Instances"] and "Zebra" not in labels
@@ -385,7 +384,7 @@ def test_a_broken_detector_is_an_internal_error_not_fewer_labels(tmp_path, detec
     from tests.wire import CheckedServer
 
     if not detector_available:
-        pytest.skip("the COCO detector (NanoDet) is unavailable here: its model needs npm")
+        gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
     (tmp_path / "sitecustomize.py").write_text(_BROKEN_DETECTOR)
     server = CheckedServer(env={"PYTHONPATH": str(tmp_path)})
     server.start()
