@@ -50,7 +50,7 @@ def test_tesseract_page_is_read_word_for_word(phototest):
     resp, truth = phototest
     assert_valid_response("DetectText", resp)
     read = "\n".join(d["DetectedText"] for d in lines_of(resp))
-    assert word_accuracy(truth, read) >= 0.95, read
+    assert word_accuracy(truth, read) == 1.0, read  # README: 100 % word for word
 
 
 def test_lines_come_out_in_reading_order(phototest):
@@ -90,7 +90,7 @@ def test_upside_down_page_is_read_with_rotated_polygons(rekognition, testdata):
     resp = rekognition.detect_text(Image={"Bytes": data})
     assert_valid_response("DetectText", resp)
     read = "\n".join(d["DetectedText"] for d in lines_of(resp))
-    assert word_accuracy(truth, read) >= 0.90, read
+    assert word_accuracy(truth, read) >= 0.98, read  # README: 100 %
     # The text runs right to left in the image: the polygon starts at the text's top-left,
     # which is the image's bottom-right.
     first = lines_of(resp)[0]["Geometry"]["Polygon"]
@@ -109,7 +109,7 @@ def test_skimage_page_photo(rekognition):
         ">>> markers = np.zeros_like(coins)"
     )
     read = "\n".join(d["DetectedText"] for d in lines_of(resp))
-    assert word_accuracy(truth, read) >= 0.90, read
+    assert word_accuracy(truth, read) >= 0.93, read  # README: 95.7 % (45 of 47 words)
     assert resp["TextModelVersion"] == "3.0"
 
 
