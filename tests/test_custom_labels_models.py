@@ -88,7 +88,7 @@ def test_a_classifier_trained_from_a_manifest_labels_held_out_photos(rekognition
     accuracy = right / total
     print(f"held-out accuracy {accuracy:.3f} ({right}/{total} photos, 4 folds)")
     assert total == 55
-    assert accuracy >= 0.85
+    assert accuracy >= 0.89  # README: 0.927 (51 of 55)
 
 
 def test_a_detector_trained_on_boxes_localizes_faces_in_held_out_photos(rekognition, s3, bucket, testdata):  # fmt: skip
@@ -120,7 +120,7 @@ def test_a_detector_trained_on_boxes_localizes_faces_in_held_out_photos(rekognit
         )
     evaluation = metrics.detection(["face"], images)
     print(f"held-out mAP@0.5 {evaluation.average_precision:.3f} ({sum(len(b) for _, _, b in test)} faces in {len(test)} photos)")  # fmt: skip
-    assert evaluation.average_precision >= 0.5
+    assert evaluation.average_precision >= 0.75  # README: 0.858
     # Without MinConfidence each face is kept at the threshold training chose: fewer boxes,
     # each at least as confident as that threshold.
     path = test[0][0]

@@ -85,15 +85,16 @@ def attribute_rates(testdata):
 
 
 def test_attribute_rates_against_the_labelled_faces(attribute_rates):
-    # README (Eyeglasses, Sunglasses, Beard, Mustache rows), against tests/data/face_labels.tsv.
+    # README (Eyeglasses, Beard, Mustache rows), against tests/data/face_labels.tsv.
     glasses = attribute_rates["Eyeglasses"]
     assert glasses[1] == 8 and glasses[0] >= 5 and glasses[2] <= 5
-    sunglasses = attribute_rates["Sunglasses"]  # no real sunglasses in the photos: alarms only
-    assert sunglasses[1] == 0 and sunglasses[3] >= 120 and sunglasses[2] <= 1
     beard = attribute_rates["Beard"]
     assert beard[1] == 23 and beard[0] >= 13 and beard[2] <= 1
     mustache = attribute_rates["Mustache"]
     assert mustache[1] == 25 and mustache[0] >= 11 and mustache[2] <= 1
+    # Sunglasses row: no labelled sunglasses, 1 false alarm in 123 faces.
+    sunglasses = attribute_rates["Sunglasses"]
+    assert sunglasses[1] == 0 and sunglasses[3] >= 120 and sunglasses[2] <= 2
 
 
 def test_gender_agrees_with_the_labels_by_face_size(attribute_rates):
@@ -128,29 +129,6 @@ def test_no_face_detail_confidence_sits_at_a_cap(testdata):
         assert all(0 < v < 100 for v in found), name
         value, count = Counter(found).most_common(1)[0]
         assert count <= 2, (name, value, count)
-
-
-def test_face_detail_ranges_on_the_shared_faces(testdata):
-    # README (Confidence and Quality.Sharpness rows): the 73 portraits' faces read Confidence
-    # 99.86-99.95, the 50 group-photo faces 99.80-99.93; Sharpness: portraits median 84 (5th
-    # percentile 49), group-photo faces (smaller) median 54, lowest 19.
-    def largest(details):
-        return max(details, key=lambda d: d["BoundingBox"]["Width"] * d["BoundingBox"]["Height"])
-
-    portraits = [
-        largest(found)
-        for paths in gt.identities(testdata).values()
-        for path in paths
-        if (found := fc.detect_faces(gt.read_rgb(path)))
-    ]
-    group = [d for path in gt.group_photos(testdata) for d in fc.detect_faces(gt.read_rgb(path))]
-    assert len(portraits) == 73 and len(group) >= 45
-    assert min(d["Confidence"] for d in portraits) >= 99.8
-    assert min(d["Confidence"] for d in group) >= 99.5
-    portrait_sharpness = [d["Quality"]["Sharpness"] for d in portraits]
-    group_sharpness = [d["Quality"]["Sharpness"] for d in group]
-    assert 75 <= np.median(portrait_sharpness) <= 92 and np.percentile(portrait_sharpness, 5) >= 40
-    assert 45 <= np.median(group_sharpness) <= 65 and min(group_sharpness) >= 15
 
 
 def test_emotion_temperature_fitted_on_the_fit_identities_is_the_models_own(testdata):
@@ -204,3 +182,81 @@ def test_faces_indexed_by_an_earlier_release_still_match(testdata):
             earlier = analyzer.run_embedding(rgb, analyzer.run_detector(rgb)[0].points)
             scores.append(fc.similarity(float(earlier @ analyzer.detect(rgb)[0].embedding)))
     assert len(scores) >= 25 and min(scores) >= 98
+
+
+@pytest.fixture(scope="module")
+def shared_faces(testdata):
+    """(photo kind, face) for every face of the portraits ("portrait") and the group photos
+    ("group"), as the analyzer finds them."""
+    from rekognition_emulator.models.face.analyzer import default_analyzer
+
+    analyzer = default_analyzer()
+    out = []
+    for path in [p for ps in gt.identities(testdata).values() for p in ps]:
+        out.append(("portrait", analyzer.detect(gt.read_rgb(path))[0]))
+    for path in gt.group_photos(testdata):
+        out += [("group", face) for face in analyzer.detect(gt.read_rgb(path))]
+    return out
+
+
+def test_every_shared_face_reads_as_a_clear_face(shared_faces):
+    # README (Confidence row): the 123 faces of the shared photos score 0.89-0.955 at YuNet,
+    # Confidence 99.8-99.95; a marginal detection's 0.7 reads 89.
+    assert len(shared_faces) >= 120
+    scores = [face.score for _, face in shared_faces]
+    confidences = [fc.detection_confidence(face) for _, face in shared_faces]
+    assert min(scores) >= 0.86 and max(scores) <= 0.96
+    assert min(confidences) >= 99.6 and max(confidences) < 99.96
+    assert 85 <= fc.score_confidence(0.7) <= 92
+
+
+def test_sharpness_grows_with_the_faces_size(shared_faces):
+    # README (Quality.Sharpness row): faces under 50 px median 37, 100-200 px median 80, over
+    # 200 px 93 or more (the chip is fixed-size, so an enlarged small face carries little detail).
+    def sharpness(lo: float, hi: float) -> np.ndarray:
+        return np.array(
+            [f.quality.sharpness for _, f in shared_faces if lo <= min(f.box[2], f.box[3]) < hi]
+        )
+
+    small, ordinary, large = sharpness(0, 50), sharpness(100, 200), sharpness(200, 10_000)
+    assert len(small) >= 30 and len(ordinary) >= 60 and len(large) >= 10
+    assert np.median(small) < 50
+    assert 65 <= np.median(ordinary) <= 90
+    assert large.min() >= 90
+
+
+def test_open_eyes_measure_well_above_the_closed_eye_bar(shared_faces):
+    # README (EyesOpen row): the lid opening over eye width of the shared faces (all with open
+    # eyes) is 0.21-0.37 from the 5th to the 95th percentile, above the 0.185 bar.
+    from rekognition_emulator.models.face import attributes
+
+    openings = np.array(
+        [np.mean([attributes.eye_opening(i) for i in face.iris]) for _, face in shared_faces]
+    )
+    low, high = np.percentile(openings, [5, 95])
+    assert 0.19 <= low and high <= 0.40
+    assert np.mean([face.eyes_open >= 0.5 for _, face in shared_faces]) >= 0.95
+
+
+def test_the_median_portrait_faces_the_camera(shared_faces):
+    # README (Pose row): over the 73 portraits the median yaw reads 0.7 and the median pitch 0
+    # (Pitch's 9.7 degree offset was set for that).
+    poses = [face.pose for kind, face in shared_faces if kind == "portrait"]
+    assert len(poses) == 73
+    assert abs(np.median([p.yaw for p in poses])) < 2
+    assert abs(np.median([p.pitch for p in poses])) < 2
+
+
+def test_roll_follows_a_portrait_turned_by_20_degrees(testdata):
+    # README (Pose row): every portrait turned clockwise by 20 degrees reads a roll 17.8-21.2
+    # degrees larger (within 2.2 of the turn).
+    from rekognition_emulator.models.face.analyzer import default_analyzer
+
+    analyzer = default_analyzer()
+    errors = []
+    for path in [p for ps in gt.identities(testdata).values() for p in ps]:
+        rgb = gt.read_rgb(path)
+        upright, turned = analyzer.detect(rgb), analyzer.detect(gt.rotate(rgb, 20))
+        assert turned, path
+        errors.append(turned[0].pose.roll - upright[0].pose.roll - 20)
+    assert len(errors) == 73 and max(abs(e) for e in errors) <= 3.5

@@ -80,7 +80,9 @@ def test_quality_is_bright_and_sharp_for_a_studio_portrait(astronaut_face):
 def test_blur_lowers_sharpness(analyzer, astronaut_face):
     blurred = cv2.GaussianBlur(skimage.data.astronaut(), (0, 0), 3)
     faces = analyzer.detect(blurred)
-    assert faces and faces[0].quality.sharpness < astronaut_face.quality.sharpness - 30
+    # README (Quality.Sharpness row): the astronaut reads 92, blurred (sigma 3) 6.
+    assert astronaut_face.quality.sharpness > 85
+    assert faces and faces[0].quality.sharpness < 15
 
 
 def test_dark_lenses_read_as_sunglasses(analyzer):
@@ -143,25 +145,9 @@ def test_yaw_is_positive_towards_the_image_right(analyzer, testdata):
     # edge (x 442) towards the image left.
     img = read_rgb(testdata / "faces" / "groups" / "dlib_pascal__2008_002079.jpg")
     faces = {round(f.box[0] / 10): f for f in analyzer.detect(img)}
-    assert faces[3].pose.yaw > 15
-    assert faces[44].pose.yaw < -10
-
-
-def test_portraits_look_straight_ahead_at_the_median(analyzer, testdata):
-    # README (Pose row): over the 73 portraits of the shared identities the median yaw is 0.7
-    # and the median pitch 0.0 (Pitch's 9.7 degree offset was chosen so): a frontal portrait
-    # reads near 0 on both.
-    from tests import groundtruth as gt
-
-    poses = []
-    for paths in gt.identities(testdata).values():
-        for path in paths:
-            faces = analyzer.detect(read_rgb(path))
-            if faces:
-                poses.append(max(faces, key=lambda f: f.box[2] * f.box[3]).pose)
-    assert len(poses) >= 70
-    assert abs(np.median([p.yaw for p in poses])) < 2
-    assert abs(np.median([p.pitch for p in poses])) < 2
+    # README (Pose row): +29 and -24.
+    assert faces[3].pose.yaw > 20
+    assert faces[44].pose.yaw < -18
 
 
 # --- detection on the annotated group photos -----------------------------------------------

@@ -72,22 +72,33 @@ def line_drawing(rgb: np.ndarray) -> np.ndarray:
 
 
 def test_ordinary_photos_get_no_label_unless_it_is_really_there(client, testdata):
+    # README (Content moderation, "Measured"): at the default MinConfidence (50) two of the
+    # 120 photos get labels, both really there (swimsuit 64, alcoholic beverages 53); the
+    # highest other score is 29. Asked at 20 to see those weaker scores too.
     photos = _photos(testdata)
-    false_alarms, missed = [], []
+    false_alarms, missed, found, weaker = [], [], {}, []
     for name, data in photos:
-        resp = client.detect_moderation_labels(Image={"Bytes": data})
+        resp = client.detect_moderation_labels(Image={"Bytes": data}, MinConfidence=20)
         assert resp["ModerationModelVersion"] == "7.0"
-        got = {label["Name"] for label in resp["ModerationLabels"]}
+        labels = resp["ModerationLabels"]
+        got = {label["Name"] for label in labels if label["Confidence"] >= 50}
+        weaker += [label["Confidence"] for label in labels if label["Confidence"] < 50]
+        found.update(
+            {label["Name"]: label["Confidence"] for label in labels if label["Name"] in got}
+        )
         expected = REALLY_THERE.get(name, set())
         if got - expected:
             false_alarms.append((name, sorted(got - expected)))
         if expected - got:
             missed.append((name, sorted(expected - got)))
-        assert all(label["Confidence"] >= 50 for label in resp["ModerationLabels"])
+        assert all(label["Confidence"] >= 20 for label in labels)
         assert resp["ContentTypes"] == [], (name, resp["ContentTypes"])  # photos, not drawings
-    assert len(photos) >= 100
+    assert len(photos) >= 120
     assert false_alarms == [], f"{len(false_alarms)} false alarms in {len(photos)} photos"
     assert missed == []
+    assert 60 <= found["Female Swimwear or Underwear"] <= 75
+    assert 50 <= found["Alcoholic Beverages"] <= 60
+    assert max(weaker) < 35
 
 
 def test_parents_come_with_their_children_and_match_the_taxonomy(client, testdata):
@@ -123,7 +134,8 @@ def test_parents_come_with_their_children_and_match_the_taxonomy(client, testdat
 def test_drawings_are_typed(client, make, expected):
     resp = client.detect_moderation_labels(Image={"Bytes": jpeg(make())})
     types = {t["Name"]: t["Confidence"] for t in resp["ContentTypes"]}
-    assert expected in types and types[expected] >= 50
+    # README: the cartoon Animated 90, the traced rocket Illustrated 99.
+    assert expected in types and types[expected] >= (80 if expected == "Animated" else 95)
     assert resp["ModerationLabels"] == []
 
 

@@ -238,7 +238,24 @@ def test_mask_classifier_on_a_bare_and_a_masked_face():
     face = default_analyzer().run_detector(rgb)[0]
     assert mod.face_mask().predict(rgb, [face.box])[0] < 0.1
     masked = paint_mask(rgb, face)
-    assert mod.face_mask().predict(masked, [face.box])[0] > 0.5
+    assert mod.face_mask().predict(masked, [face.box])[0] > 0.6  # README: 0.72
+
+
+def test_mask_classifier_calls_the_shared_faces_bare(testdata):
+    # README (FACE_COVER row): at most 0.25 on 123 of the 124 faces of the shared portraits and
+    # group photos; the girl in shadow under her hair in the Obama and Biden photo reads 0.91.
+    from rekognition_emulator.models import moderation as mod
+    from tests import groundtruth as gt
+
+    analyzer = default_analyzer()
+    scores = []
+    portraits = [p for ps in gt.identities(testdata).values() for p in ps]
+    for path in portraits + gt.group_photos(testdata):
+        rgb = gt.read_rgb(path)
+        boxes = [face.box for face in analyzer.run_detector(rgb)]
+        scores += list(mod.face_mask().predict(rgb, boxes)) if boxes else []
+    assert len(scores) >= 120
+    assert sum(score > 0.25 for score in scores) <= 1
 
 
 def paint_mask(rgb: np.ndarray, face) -> np.ndarray:

