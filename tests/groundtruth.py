@@ -18,10 +18,12 @@ REKOGNITION_REQUIRE_TESTDATA=1 to turn those skips into failures (the data is al
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import cv2
@@ -35,6 +37,15 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FIT_IDENTITIES = ("Alex_Lacamoire", "Joe_Biden", "John_Savage", "John_Shimkus", "Kit_Harington")
 HELD_OUT_IDENTITIES = ("Barack_Obama", "John_Salley", "John_Schneider", "John_Simm", "Rose_Leslie")
 ROTATIONS = (15, 45, 90, 180)  # degrees, clockwise: the rotated copies every figure is given for
+
+
+def measurement_script(name: str) -> ModuleType:
+    """scripts/<name>.py as a module: a test and the script that prints a README figure share
+    the code that measures it."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def testdata_dir() -> Path | None:

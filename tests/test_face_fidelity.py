@@ -7,22 +7,11 @@ copies of their portraits and on the strangers of the group photos. Needs ../sha
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from rekognition_emulator.handlers.analysis import faces as fc
 from tests import groundtruth as gt
-from tests.conftest import REPO
-
-
-def _script(name: str):
-    """A measurement script of scripts/ as a module (the test and the script share code)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def similarity(cosines: np.ndarray) -> np.ndarray:
@@ -38,7 +27,7 @@ def test_similarity_constants_are_the_fit_on_the_fit_identities(testdata):
     # The constants in handlers/analysis/faces.py come from the FIT identities alone, by the
     # documented method; refitting gives them back (so the held-out figures below are honest).
     same, different = gt.portrait_pairs(gt.portrait_shots(testdata, gt.FIT_IDENTITIES))
-    slope, centre = _script("fit_face_similarity").fit(same, different)
+    slope, centre = gt.measurement_script("fit_face_similarity").fit(same, different)
     assert round(slope, 3) == round(fc.SIMILARITY_SLOPE, 3)
     assert round(centre, 3) == round(fc.SIMILARITY_CENTRE, 3)
 
@@ -71,7 +60,7 @@ def test_face_occluded_on_test_made_occlusions(testdata):
     # README: half a face covered (a dark band over the lower or upper half, the left or right
     # half blacked out, a hand over nose and mouth) 321 of 365 (87.9 %, was 21.4 %); the
     # unoccluded faces of the portraits and group photos 2 of 123 false alarms (1.6 %).
-    rates = _script("face_occlusion_rates").rates(testdata)
+    rates = gt.measurement_script("face_occlusion_rates").rates(testdata)
     hit = sum(rates[k][0] for k in gt.HALF_FACE_OCCLUSIONS)
     total = sum(rates[k][1] for k in gt.HALF_FACE_OCCLUSIONS)
     assert total >= 350 and hit / total >= 0.80
@@ -81,7 +70,7 @@ def test_face_occluded_on_test_made_occlusions(testdata):
 
 @pytest.fixture(scope="module")
 def attribute_rates(testdata):
-    return _script("face_attribute_rates").rates(testdata)
+    return gt.measurement_script("face_attribute_rates").rates(testdata)
 
 
 def test_attribute_rates_against_the_labelled_faces(attribute_rates):
@@ -134,7 +123,7 @@ def test_no_face_detail_confidence_sits_at_a_cap(testdata):
 def test_emotion_temperature_fitted_on_the_fit_identities_is_the_models_own(testdata):
     # README (Emotions row): NLL-optimal temperature 1.1 on the FIT identities' labelled
     # faces; held out, the top emotion agrees with the labelled smile / neutral face on 87.5 %.
-    script = _script("fit_emotion_temperature")
+    script = gt.measurement_script("fit_emotion_temperature")
     rows = script.labelled(testdata)
     fit = [r for r in rows if r[0]]
     held = [r for r in rows if not r[0]]

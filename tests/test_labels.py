@@ -277,15 +277,9 @@ def test_coco8_people_are_found_roughly(coco8_answers):
 @pytest.fixture(scope="module")
 def shared_photo_figures(client, testdata, detector_available):
     """scripts/label_recall.py's figures, through the server (PNG bytes: pixels unchanged)."""
-    import importlib.util
-
     if not detector_available:
         gt.skip_or_fail("the COCO detector (NanoDet) is unavailable here: its model needs npm")
-    spec = importlib.util.spec_from_file_location(
-        "label_recall", REPO / "scripts" / "label_recall.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = gt.measurement_script("label_recall")
 
     def detect(rgb):
         ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -374,15 +374,10 @@ def test_the_trackers_parts_earn_their_place(testdata, tmp_path):
     # followed through 80 % of the clip, with them (and the colour histogram, as served) 34
     # and 17; every 500 ms the served tracker follows 9.
     import collections
-    import importlib.util
 
-    from tests.conftest import REPO
+    from tests.groundtruth import measurement_script
 
-    spec = importlib.util.spec_from_file_location(
-        "measure_tracking", REPO / "scripts" / "measure_tracking.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = measurement_script("measure_tracking")
 
     clip = crossing_clip(tmp_path, testdata)
     for variant, most in (("IoU", 3), ("+ Kalman", 1)):

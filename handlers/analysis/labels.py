@@ -212,7 +212,7 @@ def cross_checked(rgb: np.ndarray, detections, tx: Taxonomy) -> list[str | None]
     return names
 
 
-def contradicted_animals(tx: Taxonomy, detections, names: list[str | None]) -> list[str]:
+def contradicted_animals(tx: Taxonomy, detections, names: list[str | None]) -> list[int]:
     """Animals the classifier may not claim on its own: those the detector knows, boxed none
     of, while it boxed (at DetectLabels' default MinConfidence) another animal in the photo.
 
@@ -221,22 +221,20 @@ def contradicted_animals(tx: Taxonomy, detections, names: list[str | None]) -> l
     giraffes as zebras. Where the detector looked and named the animal otherwise, the
     classifier's mass on that label is taken out before any label is scored, so its parents
     (Canine, Pet) go with it. The price: a second kind of animal the detector missed is not
-    named from the classifier either.
+    named from the classifier either. Returns those labels' rows in the label scores.
     """
     boxed = {
         name
         for d, name in zip(detections, names, strict=True)
         if name is not None and detector_confidence(d.score) >= DEFAULT_MIN_CONFIDENCE
     }
-    animals = {name for name in boxed if name in tx.labels and "Animal" in tx.info(name).parents}
-    if not animals:
-        return []
-    known = {name for name in tx.coco if name and name in tx.labels}
-    return sorted(
-        name
-        for name in _judged_rows(tx)
-        if name in known and name not in boxed and "Animal" in tx.info(name).parents
-    )
+    if not any(name in tx.labels and "Animal" in tx.info(name).parents for name in boxed):
+        return []  # (a boxed giraffe counts: ImageNet has no class the classifier could judge)
+    return [
+        row
+        for name, row in _judged_rows(tx).items()
+        if name not in boxed and "Animal" in tx.info(name).parents
+    ]
 
 
 def _judged_rows(tx: Taxonomy) -> dict[str, int]:
@@ -281,8 +279,8 @@ def analyse(frame: np.ndarray, tx: Taxonomy, *, want_labels: bool) -> tuple[Foun
 
     if want_labels:
         probs = scene.default_classifier().classify(rgb).probs
-        for name in contradicted_animals(tx, detections, names):
-            probs = probs * (1.0 - tx.membership[tx.names.index(name)])
+        for row in contradicted_animals(tx, detections, names):
+            probs = probs * (1.0 - tx.membership[row])
         mass = tx.scores(probs).max(axis=0)  # each label at its best view
         for i in np.nonzero(mass >= 0.01)[0]:
             found.add(tx.names[i], classifier_confidence(float(mass[i])))
